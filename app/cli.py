@@ -1,0 +1,199 @@
+"""The ``neuropatch`` command. Headless subcommands never import Qt."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _load(patch: str):
+    from neuropatch.engine import PatchError, load_patch
+
+    try:
+        return load_patch(patch), None
+    except PatchError as exc:
+        return None, f"{exc.file or patch}: {exc}"
+
+
+# ---- render -------------------------------------------------------------------------------
+
+
+def cmd_render(args) -> int:
+    import numpy as np
+
+    from neuropatch.engine import CompileError, NeuropatchError, compile_graph
+    from neuropatch.engine.audiofile import read_audio, write_audio
+    from neuropatch.engine.render import render
+    from neuropatch.engine.resample import resample
+
+    graph, err = _load(args.patch)
+    if err:
+        return _fail(err)
+    sr = args.sr or graph.settings.get("sample_rate", 48000)
+    block = args.block or graph.settings.get("block_size", 256)
+    audio_in = None
+    if args.input:
+        try:
+            audio_in, in_sr = read_audio(args.input)
+        except NeuropatchError as exc:
+            return _fail(str(exc))
+        if in_sr != sr:
+            print(f"note: {args.input} is {in_sr} Hz; resampled to {sr} Hz", file=sys.stderr)
+            audio_in = resample(audio_in, in_sr, sr)
+    elif args.seconds is None:
+        return _fail("render needs --in IN.wav or --seconds S")
+    try:
+        schedule = compile_graph(graph, sample_rate=sr, block_size=block,
+                                 in_channels=audio_in.shape[0] if audio_in is not None else 1,
+                                 base_dir=Path(args.patch).resolve().parent)
+    except CompileError as exc:
+        return _fail(f"{args.patch}: {exc}")
+    for note in schedule.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for nid, msg in schedule.errors.items():
+        print(f"warning: node '{nid}' is bypassed: {msg}", file=sys.stderr)
+    if schedule.latency_samples and not args.no_latency_compensation:
+        print(f"note: graph latency {schedule.latency_samples} samples, compensated", file=sys.stderr)
+
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+        bar = tqdm(total=1, unit="s", unit_scale=False, file=sys.stderr, desc="render",
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]")
+
+    def progress(done, total):
+        if bar is not None:
+            bar.total = total / sr
+            bar.n = done / sr
+            bar.refresh() if done == total or done % (sr // 4 * 1 or 1) < block else None
+
+    t0 = time.perf_counter()
+    try:
+        out, schedule = render(graph, audio_in, seconds=args.seconds, progress=progress,
+                               compensate_latency=not args.no_latency_compensation, schedule=schedule)
+    except NeuropatchError as exc:
+        return _fail(str(exc))
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    if args.out:
+        try:
+            write_audio(args.out, out, sr)
+        except NeuropatchError as exc:
+            return _fail(str(exc))
+    if not args.quiet:
+        secs = out.shape[1] / sr
+        print(f"rendered {secs:.2f} s in {elapsed:.2f} s ({secs / max(elapsed, 1e-9):.0f}x real time)"
+              + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+    if not np.all(np.isfinite(out)):
+        print("warning: output contained NaN/Inf", file=sys.stderr)
+    return 0
+
+
+# ---- validate / nodes ----------------------------------------------------------------------
+
+
+def cmd_validate(args) -> int:
+    from neuropatch.engine import CompileError, compile_graph
+
+    graph, err = _load(args.patch)
+    if err:
+        return _fail(err)
+    try:
+        schedule = compile_graph(graph, base_dir=Path(args.patch).resolve().parent)
+    except CompileError as exc:
+        return _fail(f"{args.patch}: $: {exc}")
+    for nid, msg in schedule.errors.items():
+        print(f"warning: {args.patch}: node '{nid}': {msg}", file=sys.stderr)
+    print(f"{args.patch}: ok ({len(graph.nodes)} nodes, {len(graph.edges)} edges, "
+          f"latency {schedule.latency_samples} samples)")
+    return 0
+
+
+def cmd_nodes(args) -> int:
+    from neuropatch.engine import default_registry
+
+    reg = default_registry()
+    descs = [cls.describe() for cls in reg.classes()]
+    if args.json:
+        print(json.dumps(descs, indent=2, default=str))
+        return 0
+    for d in descs:
+        ins = ", ".join(f"{p['name']}:{p['kind']}" for p in d["inputs"]) or "-"
+        outs = ", ".join(f"{p['name']}:{p['kind']}" for p in d["outputs"]) or "-"
+        print(f"{d['type']:<22} in [{ins}]  out [{outs}]")
+        for p in d["params"]:
+            rng = f" [{p['min']}..{p['max']}]" if "min" in p else ""
+            ch = f" {p['choices']}" if "choices" in p else ""
+            print(f"    {p['name']} = {p['default']!r}{rng}{ch} {p.get('unit', '')}".rstrip())
+    return 0
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="neuropatch", description="Node-based patching for neural audio.")
+    sub = ap.add_subparsers(dest="command")
+
+    r = sub.add_parser("render", help="render a patch offline")
+    r.add_argument("patch")
+    r.add_argument("--in", dest="input", help="audio file fed to io.audio_in")
+    r.add_argument("--out", help="audio file written from io.audio_out (wav: 32-bit float)")
+    r.add_argument("--sr", type=int, help="graph sample rate (default: the patch's)")
+    r.add_argument("--block", type=int, help="block size (default: the patch's)")
+    r.add_argument("--seconds", type=float, help="length to render (default: the input's)")
+    r.add_argument("--no-latency-compensation", action="store_true",
+                   help="keep the graph latency at the start of the output")
+    r.add_argument("-q", "--quiet", action="store_true")
+    r.set_defaults(func=cmd_render)
+
+    v = sub.add_parser("validate", help="check a patch; exit 2 with the JSON path of any fault")
+    v.add_argument("patch")
+    v.set_defaults(func=cmd_validate)
+
+    n = sub.add_parser("nodes", help="list node types")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_nodes)
+
+    for extra in _extra_commands():
+        extra(sub)
+    return ap
+
+
+def _extra_commands():
+    """Subcommands contributed by other modules (each registers its own parser)."""
+    import importlib
+
+    found = []
+    for mod in ("neuropatch.app.cli_live", "neuropatch.app.cli_train", "neuropatch.app.cli_bundle"):
+        try:
+            found.append(importlib.import_module(mod).add_parser)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+    return found
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.command is None:
+        from neuropatch.app.editor_main import main as editor_main  # Qt only here
+        return editor_main([])
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""neuropatch engine: graph model, node contract, registry, compiler, runtime, patch format.
+
+GUI-free: nothing here imports Qt.
+"""
+from .errors import (AudioFileError, CompileError, CycleError, GraphError, ModelFormatError,
+                     NeuropatchError, NodeConfigError, PatchError, ResourceError, StreamTypeError)
+from .graph import (AddNode, Batch, ClearParam, Connect, Disconnect, Edge, Graph, MoveNode, NodeSpec,
+                    RemoveNode, SetParam, SetResource)
+from .node import HostIO, Node, PrepareContext, Resource, zero_outputs
+from .params import Param, Smoother
+from .streams import STREAM_KINDS, EventBuffer, FrameBuffer, Port, StreamSpec
+from .registry import Registry, default_registry, load_registry
+from .compiler import Schedule, compile_graph
+from .runtime import Runtime
+from .patch import (FORMAT_VERSION, dumps_patch, graph_from_dict, graph_to_dict, load_patch,
+                    new_node_spec, parse_patch, save_patch)
+from .render import render
+
+__all__ = [n for n in dir() if not n.startswith("_")]

@@ -1,0 +1,524 @@
+"""``compile_graph(graph) -> Schedule``: instantiate, type-check, order, prepare, compensate.
+
+The schedule is immutable once built; the runtime swaps whole schedules at block
+boundaries. Node instances may be carried over from a previous schedule (``reuse``) so
+surviving nodes keep their state across live edits.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CompileError, CycleError, NeuropatchError, StreamTypeError
+from .graph import Edge, Graph, NodeSpec
+from .node import HostIO, Node, PrepareContext, zero_outputs
+from .placeholder import Placeholder
+from .registry import Registry, default_registry
+from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
+
+
+# ---- steps ------------------------------------------------------------------------------
+
+
+class NodeStep:
+    """Runs one node on its bound input/output buffers, timing it."""
+
+    __slots__ = ("node_id", "node", "in_bufs", "out_bufs", "_cache", "bypassed", "fb_mode",
+                 "index")
+
+    def __init__(self, node_id, node, in_bufs, out_bufs, index):
+        self.node_id = node_id
+        self.node = node
+        self.in_bufs = in_bufs      # port -> full-size buffer
+        self.out_bufs = out_bufs
+        self._cache = {}            # n -> (ins, outs) views
+        self.bypassed = node.error is not None
+        self.fb_mode = False        # feedback delay: read now, write at the end of the block
+        self.index = index
+
+    def views(self, n):
+        v = self._cache.get(n)
+        if v is None:
+            v = (_views(self.in_bufs, n), _views(self.out_bufs, n))
+            if len(self._cache) > 8:
+                self._cache.clear()
+            self._cache[n] = v
+        return v
+
+
+def _views(bufs: dict, n: int) -> dict:
+    return {k: (b[:, :n] if isinstance(b, np.ndarray) and b.ndim == 2 else b) for k, b in bufs.items()}
+
+
+class SumStep:
+    """Fan-in: several audio cables into one input port are summed (Max/Pd semantics)."""
+
+    __slots__ = ("sources", "dest")
+
+    def __init__(self, sources, dest):
+        self.sources = sources
+        self.dest = dest
+
+    def run(self, n):
+        d = self.dest[:, :n]
+        d.fill(0.0)
+        for src in self.sources:
+            c = min(src.shape[0], d.shape[0])
+            if src.shape[0] == 1 and d.shape[0] > 1:
+                d += src[:, :n]      # mono fans out to every channel
+            else:
+                d[:c] += src[:c, :n]
+
+
+class AudioDelayLine:
+    """Latency compensation: delays an audio stream by a fixed number of samples.
+
+    ring: float32 [channels, capacity]; no allocation per block.
+    """
+
+    __slots__ = ("src", "dest", "delay", "ring", "pos", "cap")
+
+    def __init__(self, src, dest, delay, block_size):
+        self.src, self.dest, self.delay = src, dest, delay
+        self.cap = delay + block_size
+        self.ring = np.zeros((dest.shape[0], self.cap), np.float32)
+        self.pos = 0
+
+    def run(self, n):
+        # write n new samples at pos, read n samples starting at pos - delay
+        ring, cap = self.ring, self.cap
+        c = min(self.src.shape[0], ring.shape[0])
+        _ring_write(ring, self.src[:c, :n], self.pos, cap)
+        _ring_read(ring, self.dest[:, :n], (self.pos - self.delay) % cap, cap)
+        self.pos = (self.pos + n) % cap
+
+    def reset(self):
+        self.ring.fill(0.0)
+        self.pos = 0
+
+
+def _ring_write(ring, block, pos, cap):
+    n = block.shape[1]
+    first = min(n, cap - pos)
+    ring[: block.shape[0], pos:pos + first] = block[:, :first]
+    if first < n:
+        ring[: block.shape[0], : n - first] = block[:, first:]
+
+
+def _ring_read(ring, out, pos, cap):
+    n = out.shape[1]
+    first = min(n, cap - pos)
+    out[:, :first] = ring[: out.shape[0], pos:pos + first]
+    if first < n:
+        out[:, first:] = ring[: out.shape[0], : n - first]
+
+
+class FrameDelayLine:
+    """Latency compensation for frames/latent streams: delays by whole frames."""
+
+    __slots__ = ("src", "dest", "delay_frames", "fifo")
+
+    def __init__(self, src: FrameBuffer, dest: FrameBuffer, delay_frames: int):
+        self.src, self.dest, self.delay_frames = src, dest, delay_frames
+        shape = (delay_frames + src.data.shape[0],) + src.data.shape[1:]
+        self.fifo = np.zeros(shape, np.float32)  # oldest first; [:delay_frames] pending
+
+    def run(self, n):
+        k = self.src.count
+        d = self.delay_frames
+        self.fifo[d:d + k] = self.src.data[:k]
+        self.dest.data[:k] = self.fifo[:k]
+        self.dest.count = k
+        self.fifo[:d] = self.fifo[k:k + d]
+
+    def reset(self):
+        self.fifo.fill(0.0)
+
+
+# ---- schedule ---------------------------------------------------------------------------
+
+
+@dataclass
+class Schedule:
+    """A compiled, immutable plan for running a graph at one sample rate and block size.
+
+    steps: NodeStep or helper steps in execution order.
+    latency_samples: graph latency from host input to host output (samples).
+    """
+
+    sample_rate: int
+    block_size: int
+    nodes: dict                      # id -> Node
+    steps: list
+    node_steps: list                 # the NodeSteps, in order
+    feedback_steps: list             # NodeSteps of feedback delays (write phase at block end)
+    host: HostIO
+    latency_samples: int
+    in_specs: dict                   # id -> {port: StreamSpec|None}
+    out_specs: dict                  # id -> {port: StreamSpec}
+    out_buffers: dict                # (id, port) -> buffer
+    notes: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)   # id -> message (bypassed nodes)
+    node_latency: dict = field(default_factory=dict)  # id -> path latency at its output
+
+    def node_ids(self):
+        return [s.node_id for s in self.node_steps]
+
+
+# ---- compile ----------------------------------------------------------------------------
+
+
+def instantiate(spec: NodeSpec, registry: Registry, graph: Graph, base_dir: Path | None,
+                reuse: dict | None = None) -> Node:
+    """Create (or reuse) the node instance for `spec`; unknown types become placeholders."""
+    cls = registry.resolve(spec.type) if spec.raw is None else None
+    if cls is None:
+        ins = sorted({e.dst_port for e in graph.edges if e.dst == spec.id})
+        outs = sorted({e.src_port for e in graph.edges if e.src == spec.id})
+        return Placeholder(spec.type, "", ins, outs)
+    node = None
+    if reuse and spec.id in reuse and type(reuse[spec.id]) is cls:
+        node = reuse[spec.id]
+    if node is None:
+        node = cls()
+    try:
+        node.set_state({"params": spec.params, "extra": spec.extra}, from_version=spec.version)
+    except (ValueError, KeyError) as exc:
+        raise CompileError(f"node '{spec.id}' ({spec.type}): bad parameter: {exc}") from None
+    node.resource_paths = {}
+    for name, res in spec.resources.items():
+        path = Path(res.get("path", "")) if isinstance(res, dict) else None
+        if path is None or not str(path):
+            continue
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        try:
+            node.set_resource(name, path)
+        except KeyError as exc:
+            raise CompileError(f"node '{spec.id}' ({spec.type}): {exc.args[0]}") from None
+    node.id = spec.id
+    return node
+
+
+def _port_map(ports) -> dict:
+    return {p.name: p for p in ports}
+
+
+def check_edges(graph: Graph, nodes: dict) -> None:
+    """Type-check every edge; errors name both ports and their stream kinds."""
+    fan_in: dict = {}
+    for e in graph.edges:
+        if e.src not in nodes or e.dst not in nodes:
+            missing = e.src if e.src not in nodes else e.dst
+            raise CompileError(f"edge {e}: no node {missing!r}")
+        src_ports = _port_map(nodes[e.src].output_ports())
+        dst_ports = _port_map(nodes[e.dst].input_ports())
+        if e.src_port not in src_ports:
+            raise CompileError(f"edge {e}: node '{e.src}' ({nodes[e.src].type_id}) has no output "
+                               f"{e.src_port!r} (outputs: {', '.join(src_ports) or 'none'})")
+        if e.dst_port not in dst_ports:
+            raise CompileError(f"edge {e}: node '{e.dst}' ({nodes[e.dst].type_id}) has no input "
+                               f"{e.dst_port!r} (inputs: {', '.join(dst_ports) or 'none'})")
+        sk, dk = src_ports[e.src_port].kind, dst_ports[e.dst_port].kind
+        if not kinds_compatible(sk, dk):
+            raise StreamTypeError(
+                f"cannot connect {e.src}.{e.src_port} ({sk}) to {e.dst}.{e.dst_port} ({dk}): "
+                f"stream kinds differ; insert a converter node")
+        key = (e.dst, e.dst_port)
+        fan_in[key] = fan_in.get(key, 0) + 1
+        if fan_in[key] > 1 and dk not in ("audio", "any"):
+            raise CompileError(f"input {e.dst}.{e.dst_port} ({dk}) accepts one cable; "
+                               f"only audio inputs sum several cables")
+
+
+def _sccs(ids, succ) -> list:
+    """Tarjan's strongly connected components (iterative)."""
+    index, low, on, stack, out = {}, {}, set(), [], []
+    counter = [0]
+    for root in ids:
+        if root in index:
+            continue
+        work = [(root, iter(succ[root]))]
+        index[root] = low[root] = counter[0]; counter[0] += 1
+        stack.append(root); on.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter[0]; counter[0] += 1
+                    stack.append(w); on.add(w)
+                    work.append((w, iter(succ[w])))
+                    advanced = True
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop(); on.discard(w); comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
+    return out
+
+
+def _find_loop(comp: set, succ) -> list:
+    start = sorted(comp)[0]
+    path, seen = [start], {start}
+    # DFS inside the component until we return to a node on the path
+    def dfs(v):
+        for w in succ[v]:
+            if w not in comp:
+                continue
+            if w == start:
+                return True
+            if w not in seen:
+                seen.add(w); path.append(w)
+                if dfs(w):
+                    return True
+                path.pop()
+        return False
+    dfs(start)
+    return path
+
+
+def order_nodes(graph: Graph, nodes: dict) -> tuple[list, set]:
+    """Topological order of node ids and the set of feedback edges (into delay nodes).
+
+    Loops are legal only through nodes with ``breaks_feedback``; any other loop raises
+    :class:`CycleError` naming it.
+    """
+    ids = list(graph.nodes)
+    feedback: set = set()
+    while True:
+        succ = {i: [] for i in ids}
+        for e in graph.edges:
+            if e not in feedback:
+                succ[e.src].append(e.dst)
+        cyclic = [c for c in _sccs(ids, succ) if len(c) > 1 or c[0] in succ[c[0]]]
+        if not cyclic:
+            break
+        progress = False
+        for comp in cyclic:
+            cs = set(comp)
+            for e in graph.edges:
+                if e in feedback or e.src not in cs or e.dst not in cs:
+                    continue
+                if nodes[e.dst].breaks_feedback:
+                    feedback.add(e); progress = True
+        if not progress:
+            comp = set(cyclic[0])
+            raise CycleError(_find_loop(comp, succ))
+    # Kahn's algorithm, stable in node insertion order
+    indeg = {i: 0 for i in ids}
+    for i in ids:
+        for w in succ[i]:
+            indeg[w] += 1
+    ready = [i for i in ids if indeg[i] == 0]
+    order = []
+    pos = {i: k for k, i in enumerate(ids)}
+    while ready:
+        ready.sort(key=pos.get)
+        v = ready.pop(0)
+        order.append(v)
+        for w in succ[v]:
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                ready.append(w)
+    return order, feedback
+
+
+def _placeholder_out_spec(graph, node_id, port, nodes) -> StreamSpec:
+    for e in graph.edges:
+        if e.src == node_id and e.src_port == port:
+            dst = _port_map(nodes[e.dst].input_ports()).get(e.dst_port)
+            if dst is not None and dst.kind != "any":
+                return StreamSpec(dst.kind, channels=dst.channels or 1, bins=1, hop=256)
+    return StreamSpec("audio", 1)
+
+
+def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: int | None = None,
+                  block_size: int | None = None, in_channels: int = 1, out_channels: int | None = None,
+                  base_dir: str | Path | None = None, reuse: dict | None = None,
+                  strict: bool = False) -> Schedule:
+    """Compile `graph` into a :class:`Schedule`.
+
+    in_channels / out_channels: host audio channels (out_channels None = the widest
+    ``io.audio_out`` input). strict: raise on nodes that fail to prepare instead of
+    bypassing them.
+    """
+    registry = registry or default_registry()
+    sr = int(sample_rate or graph.settings.get("sample_rate", 48000))
+    bs = int(block_size or graph.settings.get("block_size", 256))
+    if not 1 <= bs <= 65536:
+        raise CompileError(f"block size {bs} is outside [1, 65536]")
+    if not 1000 <= sr <= 768000:
+        raise CompileError(f"sample rate {sr} is outside [1000, 768000] Hz")
+    base_dir = Path(base_dir) if base_dir else None
+
+    nodes = {nid: instantiate(spec, registry, graph, base_dir, reuse) for nid, spec in graph.nodes.items()}
+    check_edges(graph, nodes)
+    order, feedback = order_nodes(graph, nodes)
+
+    host = HostIO(in_channels, out_channels or 1, bs)
+    in_specs: dict = {}
+    out_specs: dict = {}
+    notes: list = []
+    errors: dict = {}
+    into: dict = {}
+    for e in graph.edges:
+        into.setdefault((e.dst, e.dst_port), []).append(e)
+
+    # prepare in order; feedback inputs get the spec of their (later) source: audio is
+    # assumed to keep its channel count, so feedback sources are prepared with in_specs first
+    for nid in order:
+        node = nodes[nid]
+        specs = {}
+        for port in node.input_ports():
+            edges = into.get((nid, port.name), [])
+            srcs = [out_specs.get(e.src, {}).get(e.src_port) for e in edges]
+            srcs = [s for s in srcs if s is not None]
+            if not edges:
+                specs[port.name] = None
+            elif not srcs:  # only feedback edges so far: assume mono/declared audio
+                specs[port.name] = StreamSpec(port.kind if port.kind != "any" else "audio",
+                                              channels=port.channels or 1)
+            elif port.kind == "audio" or (port.kind == "any" and srcs[0].kind == "audio"):
+                specs[port.name] = StreamSpec("audio", channels=max(s.channels for s in srcs))
+            else:
+                specs[port.name] = srcs[0]
+        in_specs[nid] = specs
+        ctx = PrepareContext(nid, sr, bs, specs, {}, host, base_dir, notes)
+        if isinstance(node, Placeholder):
+            errors[nid] = node.reason
+        else:
+            try:
+                node._prepare(ctx)
+                node.error = None
+            except NeuropatchError as exc:
+                if strict:
+                    raise
+                node.error = str(exc)
+                errors[nid] = node.error
+            except Exception as exc:  # a node bug must not take the whole patch down
+                if strict:
+                    raise CompileError(f"node '{nid}' ({node.type_id}) failed to prepare: {exc!r}") from exc
+                node.error = f"failed to prepare: {exc!r}"
+                errors[nid] = node.error
+        outs = {}
+        audio_in_ch = max([s.channels for s in specs.values() if s is not None and s.kind == "audio"] or [1])
+        for port in node.output_ports():
+            spec = ctx.out_specs.get(port.name)
+            if spec is None:
+                if port.kind == "audio":
+                    spec = StreamSpec("audio", channels=port.channels or audio_in_ch)
+                elif port.kind == "any":
+                    spec = _placeholder_out_spec(graph, nid, port.name, nodes)
+                elif port.kind in ("control", "events"):
+                    spec = StreamSpec(port.kind)
+                elif node.error is not None:
+                    spec = StreamSpec(port.kind, channels=1, bins=1, hop=bs)
+                else:
+                    raise CompileError(f"node '{nid}' ({node.type_id}) did not declare the shape of "
+                                       f"its {port.kind} output {port.name!r} in prepare()")
+            outs[port.name] = spec
+        out_specs[nid] = outs
+        if node.error is not None:
+            node.latency_samples = 0
+
+    # path latency (samples) at each node's output, ignoring feedback edges
+    path_latency: dict = {}
+    for nid in order:
+        ins = [path_latency[e.src] for e in graph.edges if e.dst == nid and e not in feedback]
+        path_latency[nid] = (max(ins) if ins else 0) + int(nodes[nid].latency_samples)
+
+    out_buffers = {(nid, p): allocate_buffer(s, bs) for nid, o in out_specs.items() for p, s in o.items()}
+    steps: list = []
+    node_steps: list = []
+    feedback_steps: list = []
+    for nid in order:
+        node = nodes[nid]
+        in_bufs = {}
+        target = max([path_latency[e.src] for e in graph.edges if e.dst == nid and e not in feedback] or [0])
+        for port in node.input_ports():
+            edges = into.get((nid, port.name), [])
+            spec = in_specs[nid][port.name]
+            if not edges:
+                in_bufs[port.name] = _unconnected(port, bs)
+                continue
+            sources = []
+            for e in edges:
+                src_buf = out_buffers[(e.src, e.src_port)]
+                lag = 0 if e in feedback else target - path_latency[e.src]
+                if lag > 0:
+                    src_buf = _compensate(src_buf, out_specs[e.src][e.src_port], lag, bs, steps, e, notes)
+                sources.append(src_buf)
+            if len(sources) == 1 and not (spec.kind == "audio" and sources[0].shape[0] != spec.channels):
+                in_bufs[port.name] = sources[0]
+            else:
+                dest = np.zeros((spec.channels, bs), np.float32)
+                steps.append(SumStep(sources, dest))
+                in_bufs[port.name] = dest
+        out_bufs = {p.name: out_buffers[(nid, p.name)] for p in node.output_ports()}
+        step = NodeStep(nid, node, in_bufs, out_bufs, len(node_steps))
+        if any(e.dst == nid for e in feedback):
+            step.fb_mode = True
+            feedback_steps.append(step)
+            if hasattr(node, "set_feedback_mode"):
+                msg = node.set_feedback_mode(True)
+                if msg:
+                    notes.append(f"node '{nid}': {msg}")
+        elif hasattr(node, "set_feedback_mode"):
+            node.set_feedback_mode(False)
+        steps.append(step)
+        node_steps.append(step)
+
+    outs_lat = [path_latency[n] for n in order if nodes[n].type_id == "io.audio_out"]
+    latency = max(outs_lat) if outs_lat else 0
+    # align several audio outputs: each io.audio_out learns how much to delay itself
+    for nid in order:
+        node = nodes[nid]
+        if node.type_id == "io.audio_out" and hasattr(node, "set_alignment_delay"):
+            node.set_alignment_delay(latency - path_latency[nid])
+    if out_channels is None:
+        widest = max([getattr(nodes[n], "host_out_channels", 1) for n in order
+                      if nodes[n].type_id == "io.audio_out" and nodes[n].error is None] or [1])
+        host.set_out_channels(widest)
+    return Schedule(sr, bs, nodes, steps, node_steps, feedback_steps, host, latency, in_specs,
+                    out_specs, out_buffers, notes, errors, path_latency)
+
+
+def _unconnected(port, bs):
+    if port.kind in ("audio", "any"):
+        buf = np.zeros((port.channels or 1, bs), np.float32)
+    elif port.kind == "control":
+        buf = np.full(1, port.default, np.float32)
+    elif port.kind == "events":
+        return EventBuffer()
+    else:
+        return FrameBuffer(np.zeros((0, 1, 1) if port.kind == "frames" else (0, 1), np.float32))
+    buf.flags.writeable = False  # nodes must never write their inputs
+    return buf
+
+
+def _compensate(src_buf, spec: StreamSpec, lag: int, bs: int, steps: list, edge: Edge, notes: list):
+    if spec.kind == "audio":
+        dest = np.zeros_like(src_buf)
+        steps.append(AudioDelayLine(src_buf, dest, lag, bs))
+        return dest
+    if spec.kind in ("frames", "latent") and spec.hop > 0 and lag % spec.hop == 0:
+        dest = FrameBuffer(np.zeros_like(src_buf.data))
+        steps.append(FrameDelayLine(src_buf, dest, lag // spec.hop))
+        return dest
+    notes.append(f"edge {edge}: {spec.kind} stream is {lag} samples early and cannot be "
+                 f"latency-compensated exactly")
+    return src_buf

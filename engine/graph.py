@@ -1,0 +1,255 @@
+"""The patch as pure data, edited only through commands.
+
+Every command's ``apply(graph)`` mutates the graph and returns its inverse command, so
+the editor's undo stack and scripted edits share one path::
+
+    undo = graph.apply(Connect(Edge("osc", "out", "gain", "in")))
+    graph.apply(undo)   # back to before
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from .errors import GraphError
+
+
+@dataclass
+class NodeSpec:
+    """One node of the patch. ``raw`` keeps the JSON verbatim for unknown types (placeholders)."""
+
+    id: str
+    type: str
+    version: int = 1
+    params: dict = field(default_factory=dict)
+    resources: dict = field(default_factory=dict)  # name -> {"path": str, "sha256": str}
+    ui: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # node-specific JSON state
+    raw: dict | None = None
+
+    def copy(self) -> "NodeSpec":
+        return copy.deepcopy(self)
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+    def __str__(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+
+class Graph:
+    """Nodes (insertion-ordered), edges, meta and settings of a patch."""
+
+    def __init__(self, meta: dict | None = None, settings: dict | None = None):
+        self.nodes: dict[str, NodeSpec] = {}
+        self.edges: list[Edge] = []
+        self.meta: dict = dict(meta or {})
+        self.settings: dict = {"sample_rate": 48000, "block_size": 256, **(settings or {})}
+        self.unknown_fields: dict = {}  # top-level keys we do not know, saved back verbatim
+        self._listeners: list = []
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def edges_into(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.dst == node_id]
+
+    def edges_from(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == node_id]
+
+    def unique_id(self, base: str) -> str:
+        base = base.split(".")[-1] or "node"
+        if base not in self.nodes:
+            return base
+        i = 2
+        while f"{base}{i}" in self.nodes:
+            i += 1
+        return f"{base}{i}"
+
+    def copy(self) -> "Graph":
+        g = Graph(copy.deepcopy(self.meta), copy.deepcopy(self.settings))
+        g.nodes = {k: v.copy() for k, v in self.nodes.items()}
+        g.edges = list(self.edges)
+        g.unknown_fields = copy.deepcopy(self.unknown_fields)
+        return g
+
+    def same_as(self, other: "Graph") -> bool:
+        """Structural equality (node order and ui included; listeners excluded)."""
+        return (list(self.nodes) == list(other.nodes)
+                and all(self.nodes[k] == other.nodes[k] for k in self.nodes)
+                and sorted(map(str, self.edges)) == sorted(map(str, other.edges))
+                and self.settings == other.settings and self.meta == other.meta)
+
+    # ---- edits -----------------------------------------------------------------------------
+
+    def apply(self, command: "Command") -> "Command":
+        """Apply `command`; return its inverse. Raises GraphError and leaves the graph unchanged."""
+        inverse = command.apply(self)
+        for listener in list(self._listeners):
+            listener(command)
+        return inverse
+
+    def subscribe(self, listener) -> None:
+        """Call ``listener(command)`` after every applied command."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener) -> None:
+        self._listeners.remove(listener)
+
+
+class Command:
+    def apply(self, graph: Graph) -> "Command":
+        raise NotImplementedError
+
+
+@dataclass
+class AddNode(Command):
+    node: NodeSpec
+    index: int | None = None  # position in node order (used by undo of RemoveNode)
+
+    def apply(self, graph):
+        if not self.node.id or not isinstance(self.node.id, str):
+            raise GraphError("node id must be a non-empty string")
+        if self.node.id in graph.nodes:
+            raise GraphError(f"duplicate node id {self.node.id!r}")
+        items = list(graph.nodes.items())
+        idx = len(items) if self.index is None else self.index
+        items.insert(idx, (self.node.id, self.node.copy()))
+        graph.nodes = dict(items)
+        return RemoveNode(self.node.id)
+
+
+@dataclass
+class RemoveNode(Command):
+    node_id: str
+
+    def apply(self, graph):
+        if self.node_id not in graph.nodes:
+            raise GraphError(f"no node {self.node_id!r}")
+        index = list(graph.nodes).index(self.node_id)
+        spec = graph.nodes.pop(self.node_id)
+        removed = [(i, e) for i, e in enumerate(graph.edges) if self.node_id in (e.src, e.dst)]
+        graph.edges = [e for e in graph.edges if self.node_id not in (e.src, e.dst)]
+        return Batch([AddNode(spec, index)] + [Connect(e, i) for i, e in removed])
+
+
+@dataclass
+class Connect(Command):
+    edge: Edge
+    index: int | None = None
+
+    def apply(self, graph):
+        e = self.edge
+        for nid in (e.src, e.dst):
+            if nid not in graph.nodes:
+                raise GraphError(f"cannot connect {e}: no node {nid!r}")
+        if e in graph.edges:
+            raise GraphError(f"{e} is already connected")
+        if self.index is None:
+            graph.edges.append(e)
+        else:
+            graph.edges.insert(self.index, e)
+        return Disconnect(e)
+
+
+@dataclass
+class Disconnect(Command):
+    edge: Edge
+
+    def apply(self, graph):
+        if self.edge not in graph.edges:
+            raise GraphError(f"{self.edge} is not connected")
+        index = graph.edges.index(self.edge)
+        graph.edges.remove(self.edge)
+        return Connect(self.edge, index)
+
+
+_MISSING = object()
+
+
+@dataclass
+class SetParam(Command):
+    node_id: str
+    name: str
+    value: object
+
+    def apply(self, graph):
+        spec = graph.nodes.get(self.node_id)
+        if spec is None:
+            raise GraphError(f"no node {self.node_id!r}")
+        old = spec.params.get(self.name, _MISSING)
+        spec.params[self.name] = self.value
+        if old is _MISSING:
+            return ClearParam(self.node_id, self.name)
+        return SetParam(self.node_id, self.name, old)
+
+
+@dataclass
+class ClearParam(Command):
+    """Remove an explicit param value (back to the node's default)."""
+
+    node_id: str
+    name: str
+
+    def apply(self, graph):
+        spec = graph.nodes.get(self.node_id)
+        if spec is None:
+            raise GraphError(f"no node {self.node_id!r}")
+        if self.name not in spec.params:
+            return Batch([])
+        old = spec.params.pop(self.name)
+        return SetParam(self.node_id, self.name, old)
+
+
+@dataclass
+class SetResource(Command):
+    node_id: str
+    name: str
+    resource: dict | None  # {"path": ..., "sha256": ...} or None to clear
+
+    def apply(self, graph):
+        spec = graph.nodes.get(self.node_id)
+        if spec is None:
+            raise GraphError(f"no node {self.node_id!r}")
+        old = spec.resources.get(self.name)
+        if self.resource is None:
+            spec.resources.pop(self.name, None)
+        else:
+            spec.resources[self.name] = dict(self.resource)
+        return SetResource(self.node_id, self.name, old)
+
+
+@dataclass
+class MoveNode(Command):
+    node_id: str
+    pos: tuple
+
+    def apply(self, graph):
+        spec = graph.nodes.get(self.node_id)
+        if spec is None:
+            raise GraphError(f"no node {self.node_id!r}")
+        old = tuple(spec.ui.get("pos", (0.0, 0.0)))
+        spec.ui["pos"] = [float(self.pos[0]), float(self.pos[1])]
+        return MoveNode(self.node_id, old)
+
+
+@dataclass
+class Batch(Command):
+    """Several commands applied as one step (undone in reverse order). All or nothing."""
+
+    commands: list
+
+    def apply(self, graph):
+        inverses = []
+        try:
+            for c in self.commands:
+                inverses.append(c.apply(graph))
+        except Exception:
+            for inv in reversed(inverses):
+                inv.apply(graph)
+            raise
+        return Batch(list(reversed(inverses)))

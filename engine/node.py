@@ -1,0 +1,244 @@
+"""The node contract (pedalboard's prepare/process/reset/latency, VCV Rack's param specs).
+
+A node is a plain Python class; it works without any editor widget::
+
+    class Gain(Node):
+        type_id = "util.gain"; version = 1
+        inputs = [Port("in", "audio")]; outputs = [Port("out", "audio")]
+        params = [Param("gain_db", -96, 24, 0.0, unit="dB", smooth_ms=20)]
+
+        def prepare(self, ctx): ...          # allocate; set self.latency_samples
+        def process(self, ins, outs, n): ... # fill outs; no allocation, locks or I/O
+        def reset(self): ...                 # back to the state right after prepare
+
+Lifecycle: ``__init__`` (defaults) -> ``set_state`` / ``set_param`` / ``set_resource``
+-> ``prepare(ctx)`` (on a non-audio thread; may do I/O) -> ``process`` per block
+-> ``finish()`` at the end of an offline render (may do I/O).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .params import Param, Smoother
+from .streams import Port, StreamSpec
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A file a node needs (``model``, ``ir``, ``file``). ``extensions`` are lower-case with dot."""
+
+    name: str
+    extensions: tuple = ()
+    doc: str = ""
+    required: bool = False
+
+
+class HostIO:
+    """The audio the host (render loop or sound card) exchanges with the graph this block.
+
+    ``input``: float32 ``[in_channels, n]``; ``output``: float32 ``[out_channels, n]``,
+    zeroed by the runtime before the graph runs; ``io.audio_out`` nodes add into it.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, block_size: int):
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.input_buffer = np.zeros((in_channels, block_size), np.float32)
+        self.output_buffer = np.zeros((out_channels, block_size), np.float32)
+        self.input = self.input_buffer
+        self.output = self.output_buffer
+
+    def set_out_channels(self, channels: int) -> None:
+        """Reallocate the output (compile time only, never while running)."""
+        self.out_channels = channels
+        self.output_buffer = np.zeros((channels, self.output_buffer.shape[1]), np.float32)
+        self.output = self.output_buffer
+
+
+@dataclass
+class PrepareContext:
+    """What a node learns in prepare().
+
+    in_specs: port name -> :class:`StreamSpec` of the connected stream, or None when
+    unconnected. out_specs: the node may set entries (frames outputs must be set:
+    bins and hop); audio outputs not set get the channel count of the audio inputs.
+    """
+
+    node_id: str
+    sample_rate: int
+    block_size: int
+    in_specs: dict
+    out_specs: dict = field(default_factory=dict)
+    host: HostIO | None = None
+    base_dir: Path | None = None
+    notes: list = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        """Tell the user something (e.g. 'model runs at 44100 Hz, resampled')."""
+        self.notes.append(f"node '{self.node_id}': {message}")
+
+
+class Node:
+    """Base class of every node. Subclasses declare class attributes and override the hooks."""
+
+    type_id: str = ""
+    version: int = 1
+    legacy_ids: tuple = ()
+    title: str = ""
+    category: str = ""
+    doc: str = ""
+    inputs: list = []
+    outputs: list = []
+    params: list = []
+    resources: list = []
+    #: True for nodes whose output depends only on earlier blocks' input (util.delay);
+    #: the compiler may close feedback loops through them.
+    breaks_feedback: bool = False
+
+    def __init__(self):
+        self.id = ""
+        self.param_values: dict = {p.name: p.default for p in self.params}
+        self.resource_paths: dict = {}
+        self.latency_samples = 0
+        self.sample_rate = 0
+        self.block_size = 0
+        self.error: str | None = None
+        self._smoothers: dict = {}
+
+    # ---- declaration helpers -------------------------------------------------------------
+
+    @classmethod
+    def param_spec(cls, name: str) -> Param:
+        for p in cls.params:
+            if p.name == name or name in p.legacy_names:
+                return p
+        raise KeyError(name)
+
+    @classmethod
+    def describe(cls) -> dict:
+        """JSON-safe description of this node type (ports, params, resources)."""
+        return {
+            "type": cls.type_id, "title": cls.title or cls.type_id, "category": cls.category,
+            "version": cls.version, "doc": cls.doc,
+            "inputs": [{"name": p.name, "kind": p.kind, "channels": p.channels} for p in cls.inputs],
+            "outputs": [{"name": p.name, "kind": p.kind, "channels": p.channels} for p in cls.outputs],
+            "params": [p.spec_dict() for p in cls.params],
+            "resources": [{"name": r.name, "extensions": list(r.extensions)} for r in cls.resources],
+        }
+
+    def input_ports(self) -> list:
+        return self.inputs
+
+    def output_ports(self) -> list:
+        return self.outputs
+
+    # ---- params ---------------------------------------------------------------------------
+
+    def set_param(self, name: str, value) -> None:
+        """Set a param (validated). Smoothed params glide; others apply at the next block."""
+        spec = self.param_spec(name)
+        value = spec.validate(value, f"{self.type_id}.{spec.name}")
+        self.param_values[spec.name] = value
+        smoother = self._smoothers.get(spec.name)
+        if smoother is not None:
+            smoother.set_target(self.param_to_internal(spec.name, value))
+        self.on_param(spec.name, value)
+
+    def on_param(self, name: str, value) -> None:
+        """Hook: a param changed (called off the audio path or between blocks)."""
+
+    def param_to_internal(self, name: str, value) -> float:
+        """Map a smoothed param to the quantity that glides (e.g. dB -> linear gain)."""
+        return float(value)
+
+    def smoother(self, name: str) -> Smoother:
+        return self._smoothers[name]
+
+    def _make_smoothers(self, sample_rate: int) -> None:
+        self._smoothers = {
+            p.name: Smoother(self.param_to_internal(p.name, self.param_values[p.name]), p.smooth_ms, sample_rate)
+            for p in self.params if p.smooth_ms > 0
+        }
+
+    # ---- resources ------------------------------------------------------------------------
+
+    def set_resource(self, name: str, path: str | Path | None) -> None:
+        """Attach a resolved file path; it is loaded in prepare()."""
+        if not any(r.name == name for r in self.resources):
+            raise KeyError(f"{self.type_id} has no resource {name!r}")
+        if path is None:
+            self.resource_paths.pop(name, None)
+        else:
+            self.resource_paths[name] = Path(path)
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def get_state(self) -> dict:
+        """JSON-safe state: params plus whatever :meth:`get_extra_state` adds."""
+        state = {"params": copy.deepcopy(self.param_values)}
+        extra = self.get_extra_state()
+        if extra:
+            state["extra"] = extra
+        return state
+
+    def get_extra_state(self) -> dict:
+        return {}
+
+    def set_state(self, state: dict, from_version: int | None = None) -> None:
+        """Restore from :meth:`get_state` output, migrating from ``from_version`` when older."""
+        if from_version is not None and from_version != self.version:
+            state = self.migrate(copy.deepcopy(state), from_version)
+        for name, value in (state.get("params") or {}).items():
+            self.set_param(name, value)
+        if state.get("extra"):
+            self.set_extra_state(state["extra"])
+
+    def set_extra_state(self, extra: dict) -> None:
+        pass
+
+    def migrate(self, state: dict, from_version: int) -> dict:
+        """Hook: turn a state saved by node version ``from_version`` into the current layout."""
+        return state
+
+    # ---- processing -----------------------------------------------------------------------
+
+    def _prepare(self, ctx: PrepareContext) -> None:
+        """Called by the compiler: sets common fields, then the node's prepare()."""
+        self.id = ctx.node_id
+        self.sample_rate = ctx.sample_rate
+        self.block_size = ctx.block_size
+        self.latency_samples = 0
+        self._make_smoothers(ctx.sample_rate)
+        self.prepare(ctx)
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        """Allocate buffers and state for ``ctx.sample_rate`` / ``ctx.block_size``; set
+        ``self.latency_samples``; set ``ctx.out_specs`` for outputs whose shape you decide."""
+
+    def process(self, ins: dict, outs: dict, n: int) -> None:
+        """Process one block of ``n`` samples (n <= block_size). Fill every output."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Clear history/hidden state: the next block sounds as right after prepare()."""
+        for name, sm in self._smoothers.items():
+            sm.jump(self.param_to_internal(name, self.param_values[name]))
+
+    def finish(self) -> None:
+        """End of an offline render: write files, release resources (may do I/O)."""
+
+
+def zero_outputs(outs: dict, n: int) -> None:
+    """Silence every output buffer (used by bypassed nodes and placeholders)."""
+    for buf in outs.values():
+        if isinstance(buf, np.ndarray):
+            if buf.ndim == 2:
+                buf[:, :n] = 0.0
+            else:
+                buf[:] = 0.0
+        else:
+            buf.clear()
