@@ -98,6 +98,18 @@ class Node:
     #: True for nodes whose output depends only on earlier blocks' input (util.delay);
     #: the compiler may close feedback loops through them.
     breaks_feedback: bool = False
+    #: Samples the registry-wide contract tests feed (lower it for slow models).
+    contract_samples: int = 4096
+
+    @classmethod
+    def contract_setup(cls, tmp_dir: Path) -> dict:
+        """What the registry-wide contract tests should configure.
+
+        Returns a dict with optional keys ``params`` (name -> value), ``resources``
+        (name -> path, files may be written into tmp_dir) and ``inputs`` (port name ->
+        {"channels", "bins", "hop"} for frames/latent inputs, {"channels"} for audio).
+        """
+        return {}
 
     def __init__(self):
         self.id = ""

@@ -1,0 +1,1 @@
+"""The PySide6 editor: canvas, palette, inspector, visualizers."""

@@ -1,0 +1,1 @@
+"""Live audio: sounddevice duplex stream, engine process/thread, meters, taps."""

@@ -1,0 +1,161 @@
+"""Run a single node on whole signals, block by block (for tests and benchmarks).
+
+``run_node`` feeds complete input streams through a prepared node at a given block
+size and returns the complete output streams, so tests can compare against offline
+oracles and across block sizes.
+
+Input stream formats (whole signal):
+- audio: float32 [channels, samples]
+- frames: :class:`FramesIn` (data [F, channels, bins], hop); frame k is delivered in the
+  block that contains sample (k + 1) * hop - 1, i.e. once its last sample has arrived.
+- latent: :class:`FramesIn` with data [F, dims]
+- control: a float (constant)
+- events: list of (absolute_sample, message)
+
+Outputs: audio [channels, samples]; frames [F, channels, bins]; latent [F, dims];
+control float32 [blocks]; events list of (absolute_sample, message).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .node import HostIO, Node, PrepareContext
+from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer
+
+
+@dataclass
+class FramesIn:
+    data: np.ndarray
+    hop: int
+
+    def spec(self, kind: str) -> StreamSpec:
+        if kind == "latent":
+            return StreamSpec("latent", channels=1, bins=self.data.shape[1], hop=self.hop)
+        return StreamSpec("frames", channels=self.data.shape[1], bins=self.data.shape[2], hop=self.hop)
+
+
+def input_spec(kind: str, value) -> StreamSpec | None:
+    if value is None:
+        return None
+    if kind == "audio" or (kind == "any" and isinstance(value, np.ndarray)):
+        return StreamSpec("audio", channels=value.shape[0])
+    if isinstance(value, FramesIn):
+        return value.spec("latent" if kind == "latent" or value.data.ndim == 2 else "frames")
+    if kind == "control":
+        return StreamSpec("control")
+    if kind == "events":
+        return StreamSpec("events")
+    raise ValueError(f"cannot feed {type(value).__name__} into a {kind} input")
+
+
+def prepare_node(node: Node, inputs: dict, sample_rate: int, block_size: int,
+                 host_in_channels: int = 1, base_dir: Path | None = None) -> PrepareContext:
+    specs = {p.name: input_spec(p.kind, inputs.get(p.name)) for p in node.input_ports()}
+    ctx = PrepareContext(node.id or "node", sample_rate, block_size, specs, {},
+                         HostIO(host_in_channels, 8, block_size), base_dir)
+    node._prepare(ctx)
+    return ctx
+
+
+def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int = 256,
+             n_samples: int | None = None, prepare: bool = True, ctx: PrepareContext | None = None) -> dict:
+    """Run `node` over whole input streams; see the module docstring for formats."""
+    if prepare:
+        ctx = prepare_node(node, inputs, sample_rate, block_size)
+    assert ctx is not None
+    if n_samples is None:
+        audio = [v for v in inputs.values() if isinstance(v, np.ndarray)]
+        n_samples = audio[0].shape[1] if audio else 4096
+    in_bufs, feeders = {}, {}
+    for port in node.input_ports():
+        value = inputs.get(port.name)
+        spec = ctx.in_specs.get(port.name)
+        if value is None or spec is None:
+            if port.kind == "control":
+                in_bufs[port.name] = np.full(1, port.default, np.float32)
+            elif port.kind == "events":
+                in_bufs[port.name] = EventBuffer()
+            elif port.kind in ("frames", "latent"):
+                in_bufs[port.name] = FrameBuffer(np.zeros((0, 1, 1) if port.kind == "frames" else (0, 1), np.float32))
+            else:
+                in_bufs[port.name] = np.zeros((port.channels or 1, block_size), np.float32)
+            continue
+        in_bufs[port.name] = allocate_buffer(spec, block_size)
+        feeders[port.name] = value
+    out_specs = {}
+    for port in node.output_ports():
+        spec = ctx.out_specs.get(port.name)
+        if spec is None:
+            chans = max([s.channels for s in ctx.in_specs.values() if s is not None and s.kind == "audio"] or [1])
+            spec = StreamSpec(port.kind, channels=port.channels or chans)
+        out_specs[port.name] = spec
+    out_bufs = {name: allocate_buffer(spec, block_size) for name, spec in out_specs.items()}
+    collected = {name: [] for name in out_bufs}
+    frame_pos = {name: 0 for name in feeders}
+    ctrl_blocks = {name: [] for name in out_bufs}
+    pos = 0
+    host = ctx.host
+    while pos < n_samples:
+        n = min(block_size, n_samples - pos)
+        ins = {}
+        for name, buf in in_bufs.items():
+            value = feeders.get(name)
+            if isinstance(buf, np.ndarray) and buf.ndim == 2:
+                if value is not None:
+                    seg = value[:, pos:pos + n]
+                    buf[:, : seg.shape[1]] = seg
+                    buf[:, seg.shape[1]:] = 0.0
+                ins[name] = buf[:, :n]
+            elif isinstance(buf, FrameBuffer):
+                if value is not None:
+                    k0 = frame_pos[name]
+                    end = pos + n
+                    k1 = k0
+                    while k1 < value.data.shape[0] and (k1 + 1) * value.hop - 1 < end:
+                        k1 += 1
+                    cnt = k1 - k0
+                    if cnt > buf.data.shape[0]:
+                        raise ValueError(f"{cnt} frames in one block exceeds capacity {buf.data.shape[0]}")
+                    buf.data[:cnt] = value.data[k0:k1]
+                    buf.count = cnt
+                    frame_pos[name] = k1
+                ins[name] = buf
+            elif isinstance(buf, EventBuffer):
+                buf.events.clear()
+                if value is not None:
+                    buf.events.extend((t - pos, m) for t, m in value if pos <= t < pos + n)
+                ins[name] = buf
+            else:
+                if value is not None:
+                    buf[0] = float(value)
+                ins[name] = buf
+        outs = {name: (b[:, :n] if isinstance(b, np.ndarray) and b.ndim == 2 else b) for name, b in out_bufs.items()}
+        host.input = host.input_buffer[:, :n]
+        host.output = host.output_buffer[:, :n]
+        host.output.fill(0.0)
+        node.process(ins, outs, n)
+        for name, b in outs.items():
+            if isinstance(b, np.ndarray) and b.ndim == 2:
+                collected[name].append(b.copy())
+            elif isinstance(b, FrameBuffer):
+                collected[name].append(b.data[: b.count].copy())
+            elif isinstance(b, EventBuffer):
+                collected[name].extend((t + pos, m) for t, m in b.events)
+            else:
+                ctrl_blocks[name].append(float(b[0]))
+        pos += n
+    result = {}
+    for name, spec in out_specs.items():
+        if spec.kind == "audio":
+            result[name] = np.concatenate(collected[name], axis=1) if collected[name] else np.zeros((spec.channels, 0), np.float32)
+        elif spec.kind in ("frames", "latent"):
+            shape = (0, spec.channels, spec.bins) if spec.kind == "frames" else (0, spec.bins)
+            result[name] = np.concatenate(collected[name], axis=0) if collected[name] else np.zeros(shape, np.float32)
+        elif spec.kind == "events":
+            result[name] = collected[name]
+        else:
+            result[name] = np.asarray(ctrl_blocks[name], np.float32)
+    return result

@@ -1,0 +1,1 @@
+"""Neural amp models (.nam LSTM/WaveNet, GuitarML json) and their kernels."""

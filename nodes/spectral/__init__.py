@@ -1,0 +1,1 @@
+"""Spectral and feature nodes: STFT, ISTFT, mel, pitch, loudness."""

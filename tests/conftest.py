@@ -1,0 +1,28 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".numba_cache"))
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def registry():
+    from neuropatch.engine import default_registry
+
+    return default_registry()
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run the real `neuropatch` console entry in a subprocess: returns CompletedProcess."""
+    import subprocess
+
+    def run(*args, timeout=300, cwd=None):
+        return subprocess.run([sys.executable, "-m", "neuropatch.app.cli", *map(str, args)],
+                              capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp_path)
+    return run
