@@ -352,6 +352,10 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
                   strict: bool = False) -> Schedule:
     """Compile `graph` into a :class:`Schedule`.
 
+    reuse: the previous Schedule (or its ``nodes`` dict). Node instances with the same id
+    and type are carried over; with a previous Schedule, a node whose inputs, rate, block
+    size and resources are unchanged is not prepared again and keeps its state.
+
     in_channels / out_channels: host audio channels (out_channels None = the widest
     ``io.audio_out`` input). strict: raise on nodes that fail to prepare instead of
     bypassing them.
@@ -364,8 +368,11 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     if not 1000 <= sr <= 768000:
         raise CompileError(f"sample rate {sr} is outside [1000, 768000] Hz")
     base_dir = Path(base_dir) if base_dir else None
+    previous = reuse if isinstance(reuse, Schedule) else None
+    reuse_nodes = previous.nodes if previous is not None else reuse
+    old_resources = {nid: dict(n.resource_paths) for nid, n in (reuse_nodes or {}).items()}
 
-    nodes = {nid: instantiate(spec, registry, graph, base_dir, reuse) for nid, spec in graph.nodes.items()}
+    nodes = {nid: instantiate(spec, registry, graph, base_dir, reuse_nodes) for nid, spec in graph.nodes.items()}
     check_edges(graph, nodes)
     order, feedback = order_nodes(graph, nodes)
 
@@ -400,6 +407,10 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
         ctx = PrepareContext(nid, sr, bs, specs, {}, host, base_dir, notes)
         if isinstance(node, Placeholder):
             errors[nid] = node.reason
+        elif _can_keep_state(previous, nid, node, sr, bs, specs, old_resources):
+            # a surviving node keeps its state: no prepare, same output shapes
+            ctx.out_specs.update(previous.out_specs[nid])
+            node.rebind(ctx)
         else:
             try:
                 node._prepare(ctx)
@@ -495,6 +506,13 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
         host.set_out_channels(widest)
     return Schedule(sr, bs, nodes, steps, node_steps, feedback_steps, host, latency, in_specs,
                     out_specs, out_buffers, notes, errors, path_latency)
+
+
+def _can_keep_state(previous, nid, node, sr, bs, specs, old_resources) -> bool:
+    return (previous is not None and previous.nodes.get(nid) is node and node.error is None
+            and previous.sample_rate == sr and previous.block_size == bs
+            and previous.in_specs.get(nid) == specs
+            and old_resources.get(nid) == node.resource_paths)
 
 
 def _unconnected(port, bs):

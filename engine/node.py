@@ -98,6 +98,9 @@ class Node:
     #: True for nodes whose output depends only on earlier blocks' input (util.delay);
     #: the compiler may close feedback loops through them.
     breaks_feedback: bool = False
+    #: When the node fails to load (missing model...), pass audio through (True) or
+    #: output silence (False).
+    passthrough_on_error: bool = True
     #: Samples the registry-wide contract tests feed (lower it for slow models).
     contract_samples: int = 4096
 
@@ -230,6 +233,10 @@ class Node:
     def prepare(self, ctx: PrepareContext) -> None:
         """Allocate buffers and state for ``ctx.sample_rate`` / ``ctx.block_size``; set
         ``self.latency_samples``; set ``ctx.out_specs`` for outputs whose shape you decide."""
+
+    def rebind(self, ctx: PrepareContext) -> None:
+        """A surviving node moves to a new schedule without prepare(): pick up ``ctx.host``
+        or other per-schedule objects here. State must be kept."""
 
     def process(self, ins: dict, outs: dict, n: int) -> None:
         """Process one block of ``n`` samples (n <= block_size). Fill every output."""

@@ -140,6 +140,8 @@ class Runtime:
 def _bypass(step: NodeStep, ins: dict, outs: dict, n: int) -> None:
     """A bypassed node passes its first audio input to its first audio output, else silence."""
     zero_outputs(outs, n)
+    if not step.node.passthrough_on_error:
+        return
     src = next((b for b in ins.values() if isinstance(b, np.ndarray) and b.ndim == 2), None)
     dst = next((b for b in outs.values() if isinstance(b, np.ndarray) and b.ndim == 2), None)
     if src is not None and dst is not None:

@@ -32,6 +32,9 @@ class AudioIn(Node):
         self._first, self._count = first, count
         ctx.out_specs["out"] = StreamSpec("audio", channels=count)
 
+    def rebind(self, ctx):
+        self.host = ctx.host
+
     def process(self, ins, outs, n):
         y = outs["out"]
         src = self.host.input
@@ -72,6 +75,9 @@ class AudioOut(Node):
         self._channels = spec.channels if spec is not None else 1
         self._ring = None
         self._pos = 0
+
+    def rebind(self, ctx):
+        self.host = ctx.host
 
     def reset(self):
         super().reset()
