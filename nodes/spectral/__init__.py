@@ -1,1 +1,7 @@
-"""Spectral and feature nodes: STFT, ISTFT, mel, pitch, loudness."""
+"""Spectral and feature nodes: STFT/ISTFT, mel, mel inverse, Griffin-Lim, gate/gain,
+pitch (YIN) and loudness. Kernels live beside the nodes that use them."""
+from __future__ import annotations
+
+from .stft import ISTFT, STFT
+
+NODE_CLASSES = [STFT, ISTFT]
