@@ -132,3 +132,15 @@ def test_every_node_declares_documented_ports_and_params():
         assert len(names) == len(set(names)), f"{cls.type_id} repeats a param name"
         for p in cls.params:
             p.validate(p.default)  # defaults are inside their own ranges
+
+
+@pytest.mark.parametrize("type_id", NODE_TYPES)
+def test_node_process_allocates_no_block_sized_memory(type_id, tmp_path):
+    """Steady-state process() at block 1024 must not allocate arrays (a 1024-sample float32
+    temporary alone would be 4 KB); small Python objects (views, floats) are tolerated."""
+    from neuropatch.engine.testing import steady_state_allocation
+
+    node, setup = make_node(type_id, tmp_path)
+    inputs = make_inputs(node, setup, "noise", 8192)
+    peak = steady_state_allocation(node, inputs, SR, 1024)
+    assert peak < 2048, f"{type_id}.process() allocated {peak} bytes at steady state"
