@@ -185,6 +185,11 @@ def _extra_commands():
 
 def main(argv=None) -> int:
     ap = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = next((a.choices for a in ap._actions if isinstance(a, argparse._SubParsersAction)), {})
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
+        from neuropatch.app.editor_main import main as editor_main  # `neuropatch patch.json`
+        return editor_main(argv)
     args = ap.parse_args(argv)
     if args.command is None:
         from neuropatch.app.editor_main import main as editor_main  # Qt only here

@@ -1,0 +1,437 @@
+"""The patch canvas: a scene mirroring the document's graph and the view users edit it in.
+
+The scene never edits the graph itself; user gestures become document commands, and the
+scene follows ``commandApplied`` (model apart from scene, as in Orange canvas).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView
+
+from neuropatch.engine import (AddNode, Batch, ClearParam, Connect, Disconnect, Edge, MoveNode,
+                               RemoveNode, SetParam, SetResource)
+
+from .cable_item import CableItem, cable_path
+from .node_item import NodeItem, PortItem, kind_colour
+
+NODE_MIME = "application/x-neuropatch-node"
+MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+SCENE_EXTENT = 200_000.0
+
+
+class PatchScene(QGraphicsScene):
+    """Node and cable items for every node and edge of ``document.graph``."""
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.node_items: dict[str, NodeItem] = {}
+        self.cable_items: dict[Edge, CableItem] = {}
+        self.errors: dict[str, str] = {}
+        self.probe = None
+        self.setSceneRect(QRectF(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT))
+        self.setBackgroundBrush(QColor("#1e1f22"))
+        self.setItemIndexMethod(QGraphicsScene.NoIndex)
+        document.commandApplied.connect(self.on_command)
+        document.graphReplaced.connect(self.rebuild)
+        self.rebuild()
+
+    # ---- sync ----------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        self.clear()
+        self.node_items.clear()
+        self.cable_items.clear()
+        graph = self.document.graph
+        for node_id in graph.nodes:
+            self._add_node_item(node_id)
+        for edge in graph.edges:
+            self._add_cable(edge)
+
+    def on_command(self, command) -> None:
+        if isinstance(command, Batch):
+            for c in command.commands:
+                self.on_command(c)
+        elif isinstance(command, AddNode):
+            self._add_node_item(command.node.id)
+        elif isinstance(command, RemoveNode):
+            self._remove_node_item(command.node_id)
+        elif isinstance(command, Connect):
+            self._add_cable(command.edge)
+        elif isinstance(command, Disconnect):
+            self._remove_cable(command.edge)
+        elif isinstance(command, MoveNode):
+            item = self.node_items.get(command.node_id)
+            spec = self.document.graph.nodes.get(command.node_id)
+            if item is not None and spec is not None:
+                x, y = spec.ui.get("pos", (0.0, 0.0))
+                if item.pos() != QPointF(x, y):
+                    item.setPos(x, y)
+        elif isinstance(command, (SetParam, ClearParam, SetResource)):
+            item = self.node_items.get(command.node_id)
+            if item is not None:
+                item.update()
+
+    def _add_node_item(self, node_id: str) -> NodeItem | None:
+        if node_id in self.node_items:
+            return self.node_items[node_id]
+        graph = self.document.graph
+        spec = graph.nodes.get(node_id)
+        if spec is None:
+            return None
+        cls = self.document.node_class(node_id)
+        if cls is None:
+            ins = sorted({e.dst_port for e in graph.edges if e.dst == node_id})
+            outs = sorted({e.src_port for e in graph.edges if e.src == node_id})
+            reason = (f"unknown node type {spec.type!r}" if spec.raw is not None or spec.type not in self.document.registry
+                      else "cannot be loaded")
+            item = NodeItem(node_id, spec.type, spec.type, [(p, "any") for p in ins],
+                            [(p, "any") for p in outs], placeholder_reason=reason)
+        else:
+            item = NodeItem(node_id, spec.type, cls.title or cls.type_id,
+                            [(p.name, p.kind) for p in cls.inputs], [(p.name, p.kind) for p in cls.outputs])
+        x, y = spec.ui.get("pos", (0.0, 0.0))
+        item.setPos(float(x), float(y))
+        if node_id in self.errors:
+            item.set_error(self.errors[node_id])
+        self.addItem(item)
+        self.node_items[node_id] = item
+        return item
+
+    def _remove_node_item(self, node_id: str) -> None:
+        item = self.node_items.pop(node_id, None)
+        for edge in [e for e in self.cable_items if node_id in (e.src, e.dst)]:
+            self._remove_cable(edge)
+        if item is not None:
+            self.removeItem(item)
+
+    def _add_cable(self, edge: Edge) -> None:
+        if edge in self.cable_items:
+            return
+        a, b = self.node_items.get(edge.src), self.node_items.get(edge.dst)
+        if a is None or b is None:
+            return
+        sp = a.port(edge.src_port, True, create=a.placeholder_reason is not None)
+        dp = b.port(edge.dst_port, False, create=b.placeholder_reason is not None)
+        if sp is None or dp is None:
+            return
+        kind = sp.kind if sp.kind != "any" else dp.kind
+        cable = CableItem(edge, sp, dp, kind)
+        cable.probe = self.probe
+        self.addItem(cable)
+        self.cable_items[edge] = cable
+
+    def _remove_cable(self, edge: Edge) -> None:
+        cable = self.cable_items.pop(edge, None)
+        if cable is not None:
+            cable.detach()
+            self.removeItem(cable)
+
+    def set_probe(self, probe) -> None:
+        self.probe = probe
+        for cable in self.cable_items.values():
+            cable.probe = probe
+
+    def set_errors(self, errors: dict) -> None:
+        """Mark bypassed nodes (id -> reason); clears the marks of the others."""
+        self.errors = dict(errors)
+        for node_id, item in self.node_items.items():
+            item.set_error(self.errors.get(node_id))
+
+    def mismatches(self) -> list[str]:
+        """Differences between the items and the graph (empty when they agree)."""
+        graph = self.document.graph
+        out = []
+        if set(self.node_items) != set(graph.nodes):
+            out.append(f"nodes differ: scene-only {set(self.node_items) - set(graph.nodes)}, "
+                       f"graph-only {set(graph.nodes) - set(self.node_items)}")
+        if set(self.cable_items) != set(graph.edges):
+            out.append(f"edges differ: scene-only {set(self.cable_items) - set(graph.edges)}, "
+                       f"graph-only {set(graph.edges) - set(self.cable_items)}")
+        for node_id, item in self.node_items.items():
+            spec = graph.nodes.get(node_id)
+            if spec is not None:
+                x, y = spec.ui.get("pos", (0.0, 0.0))
+                if (item.pos().x(), item.pos().y()) != (float(x), float(y)):
+                    out.append(f"{node_id}: item at {item.pos().toTuple()}, graph at {(x, y)}")
+        items = {i for i in self.items() if isinstance(i, (NodeItem, CableItem))}
+        known = set(self.node_items.values()) | set(self.cable_items.values())
+        if items != known:
+            out.append(f"{len(items - known)} stray items in the scene")
+        for edge, cable in self.cable_items.items():
+            if cable.src_port.node_id != edge.src or cable.dst_port.node_id != edge.dst:
+                out.append(f"cable {edge} attached to the wrong ports")
+        return out
+
+    # ---- selection -------------------------------------------------------------------------
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, CableItem)]
+
+    def select_nodes(self, node_ids) -> None:
+        self.clearSelection()
+        for n in node_ids:
+            item = self.node_items.get(n)
+            if item is not None:
+                item.setSelected(True)
+
+
+class PatchView(QGraphicsView):
+    """Zoom/pan, rubber band, cable dragging and drops (palette entries, files)."""
+
+    status = Signal(str)
+    quickAddRequested = Signal(QPointF)          # scene position
+    filesDropped = Signal(list, QPointF)         # [Path], scene position
+
+    def __init__(self, scene: PatchScene, parent=None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._drag_port: PortItem | None = None
+        self._drag_line: QGraphicsPathItem | None = None
+        self._hover_port: PortItem | None = None
+        self._pan_from = None
+        self._press_positions: dict = {}
+
+    @property
+    def patch_scene(self) -> PatchScene:
+        return self.scene()
+
+    @property
+    def document(self):
+        return self.patch_scene.document
+
+    # ---- zoom / pan -----------------------------------------------------------------------
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float, anchor=None) -> None:
+        factor = min(max(factor, MIN_ZOOM), MAX_ZOOM)
+        s = factor / self.zoom()
+        if abs(s - 1.0) > 1e-9:
+            self.scale(s, s)
+
+    def wheelEvent(self, event):
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.set_zoom(self.zoom() * (1.15 ** steps))
+        event.accept()
+
+    def frame_all(self) -> None:
+        items = list(self.patch_scene.node_items.values())
+        if not items:
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        rect = QRectF()
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        rect.adjust(-60, -60, 60, 60)
+        self.fitInView(rect, Qt.KeepAspectRatio)
+        if self.zoom() > 1.0:
+            self.set_zoom(1.0)
+        elif self.zoom() < MIN_ZOOM:
+            self.set_zoom(MIN_ZOOM)
+        self.centerOn(rect.center())
+
+    # ---- ports under the cursor --------------------------------------------------------------
+
+    def port_at(self, view_pos) -> PortItem | None:
+        for item in self.items(view_pos):
+            if isinstance(item, PortItem):
+                return item
+        return None
+
+    def _endpoints(self, a: PortItem, b: PortItem):
+        """(src_port, dst_port) for a drag from a to b, or a reason string."""
+        if a.output == b.output:
+            return "both ports are " + ("outputs" if a.output else "inputs") + ": drag from an output to an input"
+        return (a, b) if a.output else (b, a)
+
+    def problem(self, a: PortItem, b: PortItem) -> str | None:
+        ends = self._endpoints(a, b)
+        if isinstance(ends, str):
+            return ends
+        s, d = ends
+        return self.document.connection_problem(s.node_id, s.name, d.node_id, d.name)
+
+    # ---- mouse ---------------------------------------------------------------------------------
+
+    def mousePressEvent(self, event):
+        if event.button() == Qt.MiddleButton:
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            event.accept()
+            return
+        if event.button() == Qt.LeftButton:
+            port = self.port_at(event.position().toPoint())
+            if port is not None:
+                self._start_cable(port)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        self._press_positions = {i.node_id: i.pos() for i in self.patch_scene.selectedItems()
+                                 if isinstance(i, NodeItem)}
+
+    def mouseMoveEvent(self, event):
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+            event.accept()
+            return
+        if self._drag_port is not None:
+            self._update_cable(event.position().toPoint())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        if self._pan_from is not None and event.button() == Qt.MiddleButton:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        if self._drag_port is not None:
+            self._finish_cable(event.position().toPoint())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        moves = {}
+        for item in self.patch_scene.selectedItems():
+            if isinstance(item, NodeItem):
+                spec = self.document.graph.nodes.get(item.node_id)
+                if spec is None:
+                    continue
+                x, y = spec.ui.get("pos", (0.0, 0.0))
+                if (item.pos().x(), item.pos().y()) != (float(x), float(y)):
+                    moves[item.node_id] = (item.pos().x(), item.pos().y())
+        if moves:
+            self.document.move(moves)
+
+    def _start_cable(self, port: PortItem) -> None:
+        self._drag_port = port
+        self._drag_line = QGraphicsPathItem()
+        self._drag_line.setPen(QPen(kind_colour(port.kind), 2, Qt.DashLine))
+        self._drag_line.setZValue(5)
+        self.patch_scene.addItem(self._drag_line)
+        for item in self.patch_scene.node_items.values():
+            for other in item.ports():
+                other.set_dimmed(other is not port and self.problem(port, other) is not None)
+        self.status.emit(f"connecting {port.node_id}.{port.name} ({port.kind})")
+
+    def _update_cable(self, view_pos) -> None:
+        a = self._drag_port.scenePos()
+        b = self.mapToScene(view_pos)
+        target = self.port_at(view_pos)
+        if self._hover_port is not None and self._hover_port is not target:
+            self._hover_port.set_highlight(False)
+        self._hover_port = target
+        if target is not None and target is not self._drag_port:
+            target.set_highlight(True)
+            b = target.scenePos()
+            problem = self.problem(self._drag_port, target)
+            if problem:
+                self.status.emit(problem)
+        path = cable_path(a, b) if self._drag_port.output else cable_path(b, a)
+        self._drag_line.setPath(path)
+
+    def _finish_cable(self, view_pos) -> None:
+        start = self._drag_port
+        target = self.port_at(view_pos)
+        self._drag_port = None
+        if self._drag_line is not None:
+            self.patch_scene.removeItem(self._drag_line)
+            self._drag_line = None
+        if self._hover_port is not None:
+            self._hover_port.set_highlight(False)
+            self._hover_port = None
+        for item in self.patch_scene.node_items.values():
+            for p in item.ports():
+                p.set_dimmed(False)
+        if target is None or target is start:
+            self.status.emit("")
+            return
+        self.connect_ports(start, target)
+
+    def connect_ports(self, a: PortItem, b: PortItem) -> bool:
+        problem = self.problem(a, b)
+        if problem:
+            self.status.emit(problem)
+            return False
+        s, d = self._endpoints(a, b)
+        ok = self.document.connect(s.node_id, s.name, d.node_id, d.name)
+        if ok:
+            self.status.emit(f"connected {s.node_id}.{s.name} -> {d.node_id}.{d.name}")
+        return ok
+
+    # ---- keys ---------------------------------------------------------------------------------
+
+    def keyPressEvent(self, event):
+        if event.key() == Qt.Key_Tab:
+            pos = self.mapFromGlobal(self.cursor().pos())
+            if not self.viewport().rect().contains(pos):
+                pos = self.viewport().rect().center()
+            self.quickAddRequested.emit(self.mapToScene(pos))
+            event.accept()
+            return
+        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace):
+            self.delete_selection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def focusNextPrevChild(self, next):
+        return False  # Tab opens quick-add instead of moving focus
+
+    def delete_selection(self) -> bool:
+        sc = self.patch_scene
+        return self.document.remove(sc.selected_node_ids(), sc.selected_edges())
+
+    # ---- drops ----------------------------------------------------------------------------------
+
+    def _accepts(self, mime) -> bool:
+        return mime.hasFormat(NODE_MIME) or mime.hasUrls()
+
+    def dragEnterEvent(self, event):
+        if self._accepts(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event):
+        if self._accepts(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event):
+        mime = event.mimeData()
+        scene_pos = self.mapToScene(event.position().toPoint())
+        if mime.hasFormat(NODE_MIME):
+            type_id = bytes(mime.data(NODE_MIME)).decode("utf-8")
+            node_id = self.document.add_node(type_id, (round(scene_pos.x()), round(scene_pos.y())))
+            if node_id:
+                self.patch_scene.select_nodes([node_id])
+            event.acceptProposedAction()
+            return
+        if mime.hasUrls():
+            paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+            if paths:
+                self.filesDropped.emit(paths, scene_pos)
+                event.acceptProposedAction()
+                return
+        event.ignore()

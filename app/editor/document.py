@@ -1,0 +1,203 @@
+"""The open patch: its Graph, file path, undo stack and the edits the editor makes.
+
+The scene, the inspector and the live engine all listen to ``commandApplied``; every
+edit goes through :meth:`PatchDocument.execute` so it lands on the undo stack.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from neuropatch.engine import (AddNode, Batch, Connect, Disconnect, Edge, Graph, MoveNode,
+                               RemoveNode, SetParam, SetResource, default_registry, new_node_spec)
+from neuropatch.engine.errors import GraphError
+from neuropatch.engine.streams import kinds_compatible
+
+from .undo import GraphUndoCommand
+
+_tokens = itertools.count(1)
+
+
+def new_merge_token() -> int:
+    """A fresh token: param changes carrying the same token merge into one undo step."""
+    return next(_tokens)
+
+
+def unique_id(base: str, taken) -> str:
+    """`base` if free, else base with its trailing digits replaced by the first free number."""
+    if base not in taken:
+        return base
+    stem = base.rstrip("0123456789") or "node"
+    i = 2
+    while f"{stem}{i}" in taken:
+        i += 1
+    return f"{stem}{i}"
+
+
+class PatchDocument(QObject):
+    commandApplied = Signal(object)   # the graph command just applied (Batch included)
+    graphReplaced = Signal()
+    message = Signal(str)
+
+    def __init__(self, registry=None, parent=None):
+        super().__init__(parent)
+        self.registry = registry or default_registry()
+        self.graph = Graph()
+        self.path: Path | None = None
+        self.undo_stack = QUndoStack(self)
+        self.graph.subscribe(self._on_graph_command)
+
+    # ---- whole documents ---------------------------------------------------------------
+
+    def set_graph(self, graph: Graph, path: Path | None) -> None:
+        self.graph.unsubscribe(self._on_graph_command)
+        self.graph = graph
+        self.path = Path(path) if path else None
+        self.graph.subscribe(self._on_graph_command)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.graphReplaced.emit()
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.path.resolve().parent if self.path else None
+
+    def _on_graph_command(self, command) -> None:
+        self.commandApplied.emit(command)
+
+    # ---- edits ---------------------------------------------------------------------------
+
+    def execute(self, command, text: str, merge_key=None) -> bool:
+        """Apply `command` and push it on the undo stack. Returns False (with a message) on error."""
+        try:
+            inverse = self.graph.apply(command)
+        except GraphError as exc:
+            self.message.emit(str(exc))
+            return False
+        self.undo_stack.push(GraphUndoCommand(self, command, inverse, text, merge_key))
+        return True
+
+    def node_class(self, node_id: str):
+        spec = self.graph.nodes.get(node_id)
+        if spec is None or spec.raw is not None:
+            return None
+        return self.registry.resolve(spec.type)
+
+    def add_node(self, type_id: str, pos=(0.0, 0.0), params=None, resources=None) -> str | None:
+        cls = self.registry.resolve(type_id)
+        if cls is None:
+            self.message.emit(f"node type {type_id!r} is not installed")
+            return None
+        node_id = self.graph.unique_id(cls.type_id)
+        spec = new_node_spec(cls.type_id, node_id, self.registry, params, pos)
+        for name, res in (resources or {}).items():
+            spec.resources[name] = dict(res)
+        ok = self.execute(AddNode(spec), f"Add {cls.title or cls.type_id}")
+        return node_id if ok else None
+
+    def port_kind(self, node_id: str, port: str, output: bool) -> str | None:
+        """Stream kind of a port (``any`` for placeholders), None when the port does not exist."""
+        spec = self.graph.nodes.get(node_id)
+        if spec is None:
+            return None
+        cls = self.node_class(node_id)
+        if cls is None:
+            return "any"
+        for p in (cls.outputs if output else cls.inputs):
+            if p.name == port:
+                return p.kind
+        return None
+
+    def connection_problem(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
+        """Why src.src_port -> dst.dst_port cannot be connected, or None when it can."""
+        if src == dst:
+            return "a node cannot be connected to itself (close feedback through util.delay)"
+        ks = self.port_kind(src, src_port, True)
+        kd = self.port_kind(dst, dst_port, False)
+        if ks is None:
+            return f"{src} has no output {src_port!r}"
+        if kd is None:
+            return f"{dst} has no input {dst_port!r}"
+        if not kinds_compatible(ks, kd):
+            return (f"cannot connect {src}.{src_port} ({ks}) to {dst}.{dst_port} ({kd}): "
+                    f"stream kinds differ; insert a converter node")
+        if Edge(src, src_port, dst, dst_port) in self.graph.edges:
+            return f"{src}.{src_port} -> {dst}.{dst_port} is already connected"
+        return None
+
+    def connect(self, src, src_port, dst, dst_port) -> bool:
+        problem = self.connection_problem(src, src_port, dst, dst_port)
+        if problem:
+            self.message.emit(problem)
+            return False
+        edge = Edge(src, src_port, dst, dst_port)
+        return self.execute(Connect(edge), f"Connect {edge}")
+
+    def disconnect(self, edge: Edge) -> bool:
+        return self.execute(Disconnect(edge), f"Disconnect {edge}")
+
+    def remove(self, node_ids=(), edges=()) -> bool:
+        node_ids = [n for n in node_ids if n in self.graph.nodes]
+        cmds = [Disconnect(e) for e in edges
+                if e in self.graph.edges and e.src not in node_ids and e.dst not in node_ids]
+        cmds += [RemoveNode(n) for n in node_ids]
+        if not cmds:
+            return False
+        what = f"{len(node_ids)} node(s)" if node_ids else f"{len(cmds)} cable(s)"
+        return self.execute(Batch(cmds), f"Delete {what}")
+
+    def move(self, moves: dict) -> bool:
+        """moves: node id -> (x, y)."""
+        cmds = [MoveNode(n, (float(p[0]), float(p[1]))) for n, p in moves.items()
+                if n in self.graph.nodes and list(self.graph.nodes[n].ui.get("pos", [0, 0])) != [float(p[0]), float(p[1])]]
+        if not cmds:
+            return False
+        return self.execute(Batch(cmds), "Move" if len(cmds) == 1 else f"Move {len(cmds)} nodes")
+
+    def set_param(self, node_id: str, name: str, value, merge_token=None) -> bool:
+        cls = self.node_class(node_id)
+        if cls is None:
+            return False
+        try:
+            spec = cls.param_spec(name)
+            value = spec.validate(spec.clamp(value) if spec.type in (int, float) else value)
+        except (KeyError, ValueError) as exc:
+            self.message.emit(str(exc))
+            return False
+        if self.graph.nodes[node_id].params.get(name) == value and merge_token is None:
+            return False
+        key = ("param", node_id, name, merge_token) if merge_token is not None else None
+        return self.execute(SetParam(node_id, name, value), f"Set {node_id}.{name}", key)
+
+    def set_resource(self, node_id: str, name: str, resource: dict | None) -> bool:
+        return self.execute(SetResource(node_id, name, resource), f"Set {node_id}.{name} file")
+
+    def paste(self, fragment: dict, offset=(30.0, 30.0)) -> list:
+        """Add the nodes and internal edges of a copied fragment with fresh ids; returns new ids."""
+        taken = set(self.graph.nodes)
+        mapping, cmds = {}, []
+        for spec in fragment["nodes"]:
+            new_id = unique_id(spec.id, taken)
+            taken.add(new_id)
+            mapping[spec.id] = new_id
+            s = spec.copy()
+            s.id = new_id
+            if s.raw is not None:
+                s.raw["id"] = new_id
+            x, y = s.ui.get("pos", [0.0, 0.0])
+            s.ui["pos"] = [float(x) + offset[0], float(y) + offset[1]]
+            cmds.append(AddNode(s))
+        for e in fragment["edges"]:
+            if e.src in mapping and e.dst in mapping:
+                cmds.append(Connect(Edge(mapping[e.src], e.src_port, mapping[e.dst], e.dst_port)))
+        if cmds and self.execute(Batch(cmds), f"Paste {len(mapping)} node(s)"):
+            return list(mapping.values())
+        return []
+
+    def fragment(self, node_ids) -> dict:
+        ids = [n for n in self.graph.nodes if n in set(node_ids)]
+        return {"nodes": [self.graph.nodes[n].copy() for n in ids],
+                "edges": [e for e in self.graph.edges if e.src in ids and e.dst in ids]}

@@ -1,0 +1,183 @@
+"""A node on the canvas: header with title, typed ports, error/placeholder badges."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
+
+from neuropatch.engine.streams import KIND_COLOURS
+
+NODE_WIDTH = 168.0
+HEADER_H = 24.0
+PORT_SPACING = 20.0
+PORT_R = 5.5
+BODY_PAD = 8.0
+
+
+def kind_colour(kind: str) -> QColor:
+    return QColor(KIND_COLOURS.get(kind, KIND_COLOURS["any"]))
+
+
+class PortItem(QGraphicsItem):
+    """A port circle. ``output`` ports sit on the right edge, inputs on the left."""
+
+    def __init__(self, node_item: "NodeItem", name: str, kind: str, output: bool, index: int):
+        super().__init__(node_item)
+        self.node_item = node_item
+        self.name = name
+        self.kind = kind
+        self.output = output
+        self.dimmed = False
+        self.highlight = False
+        y = HEADER_H + BODY_PAD + PORT_SPACING * index + PORT_SPACING / 2
+        self.setPos(NODE_WIDTH if output else 0.0, y)
+        self.setAcceptHoverEvents(True)
+        self.setToolTip(f"{'output' if output else 'input'} {name}: {kind}")
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self) -> QRectF:
+        r = PORT_R + 4
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self) -> QPainterPath:
+        p = QPainterPath()
+        p.addEllipse(self.boundingRect())
+        return p
+
+    def paint(self, painter, option, widget=None):
+        colour = kind_colour(self.kind)
+        if self.dimmed:
+            colour.setAlpha(50)
+        painter.setPen(QPen(QColor("#fff") if self.highlight else QColor("#202020"), 2 if self.highlight else 1))
+        painter.setBrush(QBrush(colour))
+        painter.drawEllipse(QPointF(0, 0), PORT_R, PORT_R)
+
+    def set_dimmed(self, dimmed: bool) -> None:
+        if dimmed != self.dimmed:
+            self.dimmed = dimmed
+            self.update()
+
+    def set_highlight(self, on: bool) -> None:
+        if on != self.highlight:
+            self.highlight = on
+            self.update()
+
+
+class NodeItem(QGraphicsObject):
+    """Draws one NodeSpec. Position changes move attached cables; the scene commits moves."""
+
+    def __init__(self, node_id: str, type_id: str, title: str, inputs, outputs,
+                 placeholder_reason: str | None = None):
+        super().__init__()
+        self.node_id = node_id
+        self.type_id = type_id
+        self.title = title
+        self.placeholder_reason = placeholder_reason
+        self.error: str | None = None
+        self.cables: set = set()
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        for name, kind in inputs:
+            self.add_port(name, kind, False)
+        for name, kind in outputs:
+            self.add_port(name, kind, True)
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self._update_tooltip()
+
+    # ---- ports ---------------------------------------------------------------------------
+
+    def add_port(self, name: str, kind: str, output: bool) -> PortItem:
+        ports = self.outputs if output else self.inputs
+        if name not in ports:
+            self.prepareGeometryChange()
+            ports[name] = PortItem(self, name, kind, output, len(ports))
+        return ports[name]
+
+    def port(self, name: str, output: bool, create: bool = False) -> PortItem | None:
+        ports = self.outputs if output else self.inputs
+        if name not in ports and create:
+            return self.add_port(name, "any", output)
+        return ports.get(name)
+
+    def ports(self):
+        return list(self.inputs.values()) + list(self.outputs.values())
+
+    # ---- geometry and drawing -------------------------------------------------------------
+
+    def height(self) -> float:
+        rows = max(len(self.inputs), len(self.outputs), 1)
+        extra = 18.0 if (self.placeholder_reason or self.error) else 0.0
+        return HEADER_H + 2 * BODY_PAD + rows * PORT_SPACING + extra
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-2, -2, NODE_WIDTH + 4, self.height() + 4)
+
+    def paint(self, painter, option, widget=None):
+        h = self.height()
+        broken = self.placeholder_reason is not None
+        body = QColor("#3a2a2a") if broken else QColor("#2d2f33")
+        border = QColor("#ffcc00") if self.isSelected() else (QColor("#e05050") if broken or self.error else QColor("#15171a"))
+        pen = QPen(border, 2)
+        if broken:
+            pen.setStyle(Qt.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(body)
+        painter.drawRoundedRect(QRectF(0, 0, NODE_WIDTH, h), 6, 6)
+        painter.setBrush(QColor("#7a3030") if broken else QColor("#44484f"))
+        painter.setPen(Qt.NoPen)
+        painter.drawRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_H - 1), 5, 5)
+        painter.setPen(QColor("#f0f0f0"))
+        font = QFont()
+        font.setPointSizeF(9)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.drawText(QRectF(8, 0, NODE_WIDTH - 30, HEADER_H), Qt.AlignVCenter | Qt.AlignLeft,
+                         self.node_id)
+        font.setBold(False)
+        font.setPointSizeF(7.5)
+        painter.setFont(font)
+        painter.setPen(QColor("#b0b0b0"))
+        for port in self.ports():
+            r = QRectF(10, port.pos().y() - 8, NODE_WIDTH / 2 - 12, 16) if not port.output else \
+                QRectF(NODE_WIDTH / 2, port.pos().y() - 8, NODE_WIDTH / 2 - 10, 16)
+            painter.drawText(r, Qt.AlignVCenter | (Qt.AlignRight if port.output else Qt.AlignLeft), port.name)
+        painter.setPen(QColor("#909090"))
+        painter.drawText(QRectF(8, HEADER_H + 1, NODE_WIDTH - 16, 12), Qt.AlignLeft, self.type_id)
+        note = self.placeholder_reason or self.error
+        if note:
+            painter.setPen(QColor("#ff8080"))
+            painter.drawText(QRectF(8, h - 20, NODE_WIDTH - 16, 16), Qt.AlignLeft | Qt.AlignVCenter,
+                             painter.fontMetrics().elidedText(note, Qt.ElideRight, int(NODE_WIDTH - 16)))
+        if self.error and not broken:  # error badge
+            painter.setBrush(QColor("#e05050"))
+            painter.setPen(Qt.NoPen)
+            painter.drawEllipse(QPointF(NODE_WIDTH - 12, HEADER_H / 2), 7, 7)
+            painter.setPen(QColor("#fff"))
+            painter.drawText(QRectF(NODE_WIDTH - 19, 0, 14, HEADER_H), Qt.AlignCenter, "!")
+
+    def set_error(self, message: str | None) -> None:
+        if message != self.error:
+            self.prepareGeometryChange()
+            self.error = message
+            self._update_tooltip()
+            self.update()
+
+    def _update_tooltip(self) -> None:
+        tip = f"{self.node_id} ({self.type_id})"
+        if self.placeholder_reason:
+            tip += f"\nplaceholder: {self.placeholder_reason}"
+        if self.error:
+            tip += f"\nbypassed: {self.error}"
+        self.setToolTip(tip)
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged:
+            for cable in self.cables:
+                cable.update_path()
+        return super().itemChange(change, value)
