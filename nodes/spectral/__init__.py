@@ -2,6 +2,7 @@
 pitch (YIN) and loudness. Kernels live beside the nodes that use them."""
 from __future__ import annotations
 
+from .mel import Mel, MelInverse
 from .stft import ISTFT, STFT
 
-NODE_CLASSES = [STFT, ISTFT]
+NODE_CLASSES = [STFT, ISTFT, Mel, MelInverse]
