@@ -2,7 +2,9 @@
 pitch (YIN) and loudness. Kernels live beside the nodes that use them."""
 from __future__ import annotations
 
+from .loudness import Loudness
 from .mel import Mel, MelInverse
+from .pitch import Pitch
 from .stft import ISTFT, STFT
 
-NODE_CLASSES = [STFT, ISTFT, Mel, MelInverse]
+NODE_CLASSES = [STFT, ISTFT, Mel, MelInverse, Pitch, Loudness]
