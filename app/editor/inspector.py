@@ -52,6 +52,7 @@ class NumberParamEditor(QWidget):
         self.log = bool(spec.log) and spec.min > 0
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setMinimumWidth(90)
         if spec.type is int:
             self.spin = QSpinBox()
             self.spin.setRange(int(spec.min), int(min(spec.max, 2**31 - 1)))
@@ -137,6 +138,7 @@ class Inspector(QWidget):
         self.editors: dict = {}
         self.resource_labels: dict = {}
         self.file_dialog = self._ask_file  # replaced in tests
+        self.setMinimumWidth(330)
         self.scroll = QScrollArea(widgetResizable=True)
         self.body = QWidget()
         self.scroll.setWidget(self.body)

@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.palette.addRequested.connect(self.add_at_centre)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.doc.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
+        self.doc.undo_stack.indexChanged.connect(lambda _i: self._stack_changed())
         self.doc.commandApplied.connect(self._graph_changed)
         self.doc.graphReplaced.connect(self._graph_replaced)
         self.live.metersUpdated.connect(self._show_meters)
@@ -185,10 +186,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name}[*] — neuropatch")
         self.setWindowModified(self.is_dirty())
 
-    def _graph_changed(self, _command) -> None:
+    def _stack_changed(self) -> None:
         self._update_title()
         if self.is_dirty() and not self.autosave_timer.isActive():
             self.autosave_timer.start()
+
+    def _graph_changed(self, _command) -> None:
         if not self.live.running:
             self.validate_timer.start()
 
@@ -328,6 +331,7 @@ class MainWindow(QMainWindow):
 
     def autosave_now(self) -> None:
         if not self.is_dirty():
+            self.recovery.clear()  # back at the saved state: nothing to recover
             return
         try:
             self.recovery.write(self.doc.graph, self.doc.path)

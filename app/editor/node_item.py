@@ -12,6 +12,7 @@ HEADER_H = 24.0
 PORT_SPACING = 20.0
 PORT_R = 5.5
 BODY_PAD = 8.0
+TYPE_LINE_H = 16.0
 
 
 def kind_colour(kind: str) -> QColor:
@@ -29,7 +30,7 @@ class PortItem(QGraphicsItem):
         self.output = output
         self.dimmed = False
         self.highlight = False
-        y = HEADER_H + BODY_PAD + PORT_SPACING * index + PORT_SPACING / 2
+        y = HEADER_H + TYPE_LINE_H + PORT_SPACING * index + PORT_SPACING / 2
         self.setPos(NODE_WIDTH if output else 0.0, y)
         self.setAcceptHoverEvents(True)
         self.setToolTip(f"{'output' if output else 'input'} {name}: {kind}")
@@ -113,7 +114,7 @@ class NodeItem(QGraphicsObject):
     def height(self) -> float:
         rows = max(len(self.inputs), len(self.outputs), 1)
         extra = 18.0 if (self.placeholder_reason or self.error) else 0.0
-        return HEADER_H + 2 * BODY_PAD + rows * PORT_SPACING + extra
+        return HEADER_H + TYPE_LINE_H + BODY_PAD + rows * PORT_SPACING + extra
 
     def boundingRect(self) -> QRectF:
         return QRectF(-2, -2, NODE_WIDTH + 4, self.height() + 4)

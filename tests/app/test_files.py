@@ -1,0 +1,108 @@
+"""Opening files: malformed patches, placeholders, file drops, recent files, title."""
+import json
+
+import numpy as np
+import soundfile as sf
+from PySide6.QtCore import QPointF
+
+from neuropatch.engine import load_patch
+
+from .ui import drop_files
+
+
+def test_malformed_patch_reports_the_json_path_and_keeps_the_open_patch(window, tmp_path):
+    window.doc.add_node("gen.noise", (0, 0))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "neuropatch", "version": 1, "nodes": [
+        {"id": "osc", "type": "gen.oscillator", "params": {"freq_hz": "loud"}}]}))
+    assert not window.open_path(bad, ask_save=False)
+    assert len(window.errors) == 1
+    assert "$.nodes[0].params.freq_hz" in window.errors[0] and "expected a number" in window.errors[0]
+    assert "Traceback" not in window.errors[0]
+    assert list(window.doc.graph.nodes) == ["noise"]
+
+
+def test_not_json_at_all_is_an_error_message(window, tmp_path):
+    bad = tmp_path / "garbage.json"
+    bad.write_bytes(b"\x00\xff not json")
+    assert not window.open_path(bad)
+    assert "$" in window.errors[0]
+
+
+def test_unknown_node_type_is_drawn_as_placeholder_and_saved_back_unchanged(window, tmp_path):
+    doc = {"format": "neuropatch", "version": 1, "nodes": [
+        {"id": "mystery", "type": "vendor.unknown_widget", "version": 3, "params": {"x": 1},
+         "ui": {"pos": [10, 10]}, "custom": [1, 2]},
+        {"id": "out", "type": "io.audio_out", "ui": {"pos": [300, 10]}}],
+        "edges": [{"from": ["mystery", "wet"], "to": ["out", "in"]}]}
+    p = tmp_path / "mystery.json"
+    p.write_text(json.dumps(doc))
+    assert window.open_path(p)
+    item = window.scene.node_items["mystery"]
+    assert item.placeholder_reason and "vendor.unknown_widget" in item.placeholder_reason
+    assert "wet" in item.outputs
+    assert window.problems and "mystery" in window.problems[0]
+    assert window.scene.node_items["out"].placeholder_reason is None
+    window.scene.select_nodes(["mystery"])
+    assert window.inspector.node_id == "mystery"
+    out = tmp_path / "again.json"
+    assert window.save_as(out)
+    saved = json.loads(out.read_text())
+    assert saved["nodes"][0] == doc["nodes"][0]
+
+
+def test_title_shows_name_and_dirty_marker(window, tmp_path):
+    assert window.windowTitle().startswith("untitled")
+    window.doc.add_node("gen.noise", (0, 0))
+    assert window.isWindowModified()
+    window.save_as(tmp_path / "noisy.json")
+    assert window.windowTitle().startswith("noisy.json") and not window.isWindowModified()
+    window.doc.undo_stack.undo()
+    assert window.isWindowModified()
+    window.doc.undo_stack.redo()
+    assert not window.isWindowModified()
+    assert window.recent_files()[0].endswith("noisy.json")
+
+
+def test_dropping_an_audio_file_adds_a_file_player_at_the_drop_point(window, tmp_path):
+    wav = tmp_path / "loop.wav"
+    sf.write(wav, np.zeros(480, np.float32), 48000)
+    window.save_as(tmp_path / "p.json")
+    assert drop_files(window, [wav], (400, 300))
+    (nid,) = window.doc.graph.nodes
+    spec = window.doc.graph.nodes[nid]
+    assert spec.type == "io.file_player"
+    assert spec.resources["file"]["path"] == "loop.wav"      # relative to the patch
+    assert len(spec.resources["file"]["sha256"]) == 64
+    assert window.scene.node_items[nid].pos() == window.view.mapToScene(400, 300)
+
+
+def test_dropping_a_patch_file_opens_it(window, tmp_path):
+    from neuropatch.app.editor import main_window
+
+    src = main_window.Path(__file__).resolve().parents[2] / "patches" / "hello_tone.json"
+    assert drop_files(window, [src])
+    assert window.doc.path == src
+    assert window.doc.graph.same_as(load_patch(src))
+
+
+def test_dropping_a_file_no_installed_node_takes_says_so(window, tmp_path):
+    ts = tmp_path / "model.xyz"
+    ts.write_bytes(b"\0")
+    drop_files(window, [ts])
+    assert window.doc.graph.nodes == {}
+    assert window.errors and "no installed node type takes .xyz" in window.errors[0]
+
+
+def test_torchscript_drop_asks_for_trust_first(window, tmp_path):
+    ts = tmp_path / "voice.ts"
+    ts.write_bytes(b"PK fake torchscript")
+    asked = []
+    window.confirm_hook = lambda title, text: asked.append(text) or False
+    type_id, reason = window.node_type_for_file(ts)
+    window.add_file_node(ts, (0, 0))
+    assert window.doc.graph.nodes == {}
+    if type_id is None:  # no RAVE node installed: the user is told so, nothing is asked
+        assert not asked and "RAVE" in window.errors[0]
+    else:
+        assert asked and "TorchScript" in asked[0]
