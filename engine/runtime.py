@@ -3,6 +3,14 @@
 Message-only control (so the same code serves a thread or a separate process): edits
 arrive through :meth:`Runtime.post` on a deque (append/popleft are atomic in CPython,
 no lock) and are drained once per block, before the graph runs.
+
+Live edits swap schedules with a short linear crossfade on the host output
+(:class:`Transition`, built off the audio thread): for the length of the fade the old
+schedule keeps running beside the new one. Node instances that both schedules share
+(surviving nodes) run once, in the new schedule; the old schedule reads their outputs
+from the new one, so an unchanged path sounds exactly as before the edit. Schedules
+that leave the audio side are queued in ``retired`` so their memory is released by the
+control side, not in the audio callback.
 """
 from __future__ import annotations
 
@@ -29,18 +37,24 @@ class Runtime:
         self.timing = timing
         self.messages: deque = deque()
         self.reports: deque = deque(maxlen=256)
+        self.retired: deque = deque()   # schedules no longer used by the audio side
         self.blocks = 0
+        self.schedule = None
+        self.transition: Transition | None = None
         self._install(schedule)
 
-    def _install(self, schedule: Schedule) -> None:
+    def _install(self, schedule: Schedule, node_time_ns: np.ndarray | None = None) -> None:
+        if self.schedule is not None and self.schedule is not schedule:
+            self.retired.append(self.schedule)
         self.schedule = schedule
-        self.node_time_ns = np.zeros(len(schedule.node_steps), np.int64)
-        self._in_views: dict = {}
+        self.node_time_ns = (node_time_ns if node_time_ns is not None
+                             else np.zeros(len(schedule.node_steps), np.int64))
 
     # ---- control (any thread) --------------------------------------------------------------
 
     def post(self, message: tuple) -> None:
-        """Queue ('param', node_id, name, value) | ('swap', schedule) | ('reset',)."""
+        """Queue ('param', node_id, name, value) | ('swap', schedule) |
+        ('crossfade', Transition) | ('reset',)."""
         self.messages.append(message)
 
     def set_param(self, node_id: str, name: str, value) -> None:
@@ -71,9 +85,25 @@ class Runtime:
                     except (KeyError, ValueError) as exc:
                         self.reports.append((msg[1], f"param {msg[2]!r}: {exc}"))
             elif kind == "swap":
+                self._end_transition()
                 self._install(msg[1])
+            elif kind == "crossfade":
+                tr = msg[1]
+                self._end_transition()
+                # a transition built against a schedule that never got installed (edits
+                # faster than blocks) swaps without a fade
+                fade = tr.old is self.schedule
+                self._install(tr.new, tr.node_time_ns)
+                if fade:
+                    self.transition = tr
             elif kind == "reset":
                 self._reset_now()
+
+    def _end_transition(self) -> None:
+        tr = self.transition
+        if tr is not None:
+            self.transition = None
+            self.retired.append(tr)
 
     def _reset_now(self) -> None:
         for step in self.schedule.steps:
@@ -90,14 +120,26 @@ class Runtime:
         if self.messages:
             self._drain()
         sched = self.schedule
-        host = sched.host
         if n is None:
             n = host_in.shape[1] if host_in is not None else sched.block_size
-        views = self._in_views.get(n)
-        if views is None:
-            views = (host.input_buffer[:, :n], host.output_buffer[:, :n])
-            self._in_views[n] = views
-        host.input, host.output = views
+        out = self._run(sched, sched.steps, sched.feedback_steps, host_in, n,
+                        self.node_time_ns if self.timing else None)
+        tr = self.transition
+        if tr is not None:
+            old = tr.old
+            old_out = self._run(old, tr.old_steps, tr.old_feedback_steps, host_in, n, None)
+            if tr.mix(out, old_out, n):
+                self.transition = None
+                self.retired.append(tr)
+        self.blocks += 1
+        return out
+
+    def _run(self, sched: Schedule, steps: list, feedback_steps: list, host_in, n: int, times):
+        host = sched.host
+        if host.input.shape[1] != n:      # re-slice only when the block length changes
+            host.input = host.input_buffer[:, :n]
+        if host.output.shape[1] != n:
+            host.output = host.output_buffer[:, :n]
         if host_in is None:
             host.input.fill(0.0)
         else:
@@ -106,15 +148,13 @@ class Runtime:
             if c < host.in_channels:
                 host.input[c:] = 0.0
         host.output.fill(0.0)
-        timing = self.timing
-        times = self.node_time_ns
-        for step in sched.steps:
+        for step in steps:
             if type(step) is NodeStep:
                 ins, outs = step.views(n)
                 if step.bypassed:
                     _bypass(step, ins, outs, n)
                     continue
-                if timing:
+                if times is not None:
                     t0 = _perf_ns()
                 try:
                     if step.fb_mode:
@@ -126,15 +166,87 @@ class Runtime:
                     step.node.error = f"raised {exc!r}; bypassed"
                     self.reports.append((step.node_id, step.node.error))
                     _bypass(step, ins, outs, n)
-                if timing:
+                if times is not None:
                     times[step.index] += _perf_ns() - t0
             else:
                 step.run(n)
-        for step in sched.feedback_steps:
+        for step in feedback_steps:
             ins, _ = step.views(n)
             step.node.process_feedback_write(ins, n)
-        self.blocks += 1
         return host.output
+
+
+class CopyOutputs:
+    """Stands in for a node both schedules share during a crossfade: the old schedule
+    takes the node's outputs from the new schedule instead of running it twice."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list):
+        self.pairs = pairs  # [(src buffer in the new schedule, dest buffer in the old one)]
+
+    def run(self, n: int) -> None:
+        for src, dst in self.pairs:
+            if isinstance(src, np.ndarray):
+                if src.ndim == 2:
+                    c = min(src.shape[0], dst.shape[0])
+                    dst[:c, :n] = src[:c, :n]
+                else:
+                    dst[:] = src
+            elif hasattr(src, "count"):
+                k = min(src.count, dst.data.shape[0])
+                if src.data.shape[1:] == dst.data.shape[1:]:
+                    dst.data[:k] = src.data[:k]
+                dst.count = k
+            else:
+                dst.events[:] = src.events
+
+
+class Transition:
+    """A prepared schedule swap with a linear crossfade of ``fade_samples`` on the host output.
+
+    Built on the control side (it allocates); the audio side only runs it. Linear (not
+    equal-power) because the two outputs are mostly the same signal: a linear fade of
+    identical signals is exact, equal-power would swell by up to +3 dB.
+    """
+
+    def __init__(self, old: Schedule, new: Schedule, fade_samples: int):
+        self.old, self.new = old, new
+        self.fade_samples = max(1, int(fade_samples))
+        shared = {id(node) for node in new.nodes.values()}
+        new_index = {s.node_id: s for s in new.node_steps}
+        self.old_steps = []
+        for step in old.steps:
+            if type(step) is NodeStep and id(step.node) in shared:
+                twin = new_index.get(step.node_id)
+                pairs = [(twin.out_bufs[p], b) for p, b in step.out_bufs.items()
+                         if twin is not None and p in twin.out_bufs]
+                self.old_steps.append(CopyOutputs(pairs))
+            else:
+                self.old_steps.append(step)
+        self.old_feedback_steps = [s for s in old.feedback_steps if id(s.node) not in shared]
+        # fade-in gain per sample (the fade-out is its complement)
+        self.ramp = ((np.arange(self.fade_samples, dtype=np.float64) + 1.0)
+                     / (self.fade_samples + 1.0)).astype(np.float32)
+        self.pos = 0
+        self.node_time_ns = np.zeros(len(new.node_steps), np.int64)
+
+    def mix(self, out: np.ndarray, old_out: np.ndarray, n: int) -> bool:
+        """out <- old_out + (out - old_out) * ramp, in place. Returns True when the fade is done.
+
+        out, old_out: float32 [channels, n] host outputs of the new and old schedule.
+        """
+        k = min(n, self.fade_samples - self.pos)
+        c = min(out.shape[0], old_out.shape[0])
+        r = self.ramp[self.pos:self.pos + k]
+        a, b = out[:c, :k], old_out[:c, :k]
+        a -= b
+        a *= r
+        a += b
+        if out.shape[0] > c:
+            out[c:, :k] *= r
+        self.pos += k
+        return self.pos >= self.fade_samples
 
 
 def _bypass(step: NodeStep, ins: dict, outs: dict, n: int) -> None:

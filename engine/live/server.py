@@ -1,0 +1,448 @@
+"""The engine side of live audio: owns the stream, the runtime and the engine's copy of the graph.
+
+:func:`serve` is the entry point for both modes: a spawned process (default for small
+blocks) or a thread of the controlling process. It reads commands from a queue,
+compiles off the audio thread, hands schedules to the audio callback through the
+runtime's message deque and publishes meters to shared memory.
+
+Commands (tuples of plain data, ``(kind, token, *args)``; a non-None token asks for a
+reply ``(kind, token, ok, payload)`` on the reply queue):
+
+``load (graph_dict, base_dir)``, ``apply (command)``, ``param (node_id, name, value)``,
+``start``, ``stop``, ``limiter (enabled)``, ``tap (tap_id, node_id, port, shm_name)``,
+``untap (tap_id)``, ``pump (blocks, audio_in)``, ``sync``, ``close``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..compiler import NodeStep, Schedule, compile_graph
+from ..errors import NeuropatchError
+from ..graph import Batch, ClearParam, Graph, MoveNode, SetParam
+from ..node import Node
+from ..patch import graph_from_dict
+from ..runtime import Runtime, Transition
+from ..streams import FrameBuffer
+from .limiter import SafetyLimiter
+from .meters import IN_OVERFLOWS, OUT_UNDERFLOWS, XRUNS, BlockStats, MeterWindow
+from .shm_ring import RingWriter, SnapshotBoard, attach_shm
+from .stream import LiveAudioError, OfflineStream, SoundDeviceStream
+
+_perf_ns = time.perf_counter_ns
+
+
+@dataclass
+class EngineConfig:
+    """Settings of one engine. sample_rate in Hz, block_size in samples, crossfade_ms in ms."""
+
+    sample_rate: int = 48000
+    block_size: int = 256
+    input_device: object = None
+    output_device: object = None
+    in_channels: int | None = None
+    out_channels: int | None = None
+    backend: str = "sounddevice"       # "sounddevice" | "offline"
+    crossfade_ms: float = 10.0
+    limiter: bool = True
+    meter_seconds: float = 1.0
+    publish_seconds: float = 0.1
+
+
+class TapWriter:
+    """Copies one port's stream into a shared-memory ring after every block.
+
+    Rebinds (on the audio side, only when the schedule changed) to the port's buffer in
+    the current schedule; the ring restarts when the stream's shape changes.
+    """
+
+    def __init__(self, tap_id: int, node_id: str, port: str, shm):
+        self.tap_id, self.node_id, self.port = tap_id, node_id, port
+        self.ring = RingWriter(shm)
+        self._sched = None
+        self._buf = None
+        self._mode = 0      # 0 absent, 1 audio, 2 frames/latent, 4 control
+        self._shape = None
+
+    def _rebind(self, sched: Schedule) -> None:
+        self._sched = sched
+        buf = sched.out_buffers.get((self.node_id, self.port))
+        if buf is None:
+            for step in sched.node_steps:
+                if step.node_id == self.node_id:
+                    buf = step.in_bufs.get(self.port)
+                    break
+        self._buf = buf
+        if isinstance(buf, np.ndarray) and buf.ndim == 2:
+            self._mode, shape = 1, ("audio", buf.shape[0], 1)
+        elif isinstance(buf, np.ndarray):
+            self._mode, shape = 4, ("control", 1, 1)
+        elif isinstance(buf, FrameBuffer):
+            self._mode = 2
+            d = buf.data.shape
+            shape = ("frames", d[1], d[2]) if len(d) == 3 else ("latent", d[1], 1)
+        else:
+            self._mode, shape = 0, None
+        if shape is not None and shape != self._shape:
+            self.ring.bind(*shape)
+            self._shape = shape
+
+    def write(self, sched: Schedule, n: int) -> None:
+        if sched is not self._sched:
+            self._rebind(sched)
+        mode = self._mode
+        if mode == 1:
+            self.ring.write_audio(self._buf, n)
+        elif mode == 2:
+            self.ring.write_items(self._buf.data, self._buf.count)
+        elif mode == 4:
+            self.ring.write_value(self._buf[0])
+
+
+class _Reprepare(BaseException):
+    """A surviving node would be prepared again while the audio side still runs it."""
+
+    def __init__(self, node_id):
+        super().__init__(node_id)
+        self.node_id = node_id
+
+
+def _binds_host(node: Node) -> bool:
+    return type(node).rebind is not Node.rebind
+
+
+def compile_live(graph: Graph, previous: Schedule | None, sample_rate: int, block_size: int,
+                 in_channels: int, base_dir) -> Schedule:
+    """Compile for a running engine: surviving nodes keep their instances (and state) only
+    when the compiler would not prepare them again; nodes that bind per-schedule host
+    buffers (``rebind``) get fresh instances. So nothing the audio side is running is
+    mutated by the compile, except params set to the values they already have."""
+    if previous is None:
+        return compile_graph(graph, sample_rate=sample_rate, block_size=block_size,
+                             in_channels=in_channels, base_dir=base_dir)
+    keep = {k: v for k, v in previous.nodes.items() if not _binds_host(v)}
+    for _ in range(len(keep) + 1):
+        reuse = dataclasses.replace(previous, nodes=keep)
+        guarded = []
+        for nid, node in keep.items():
+            def refuse(ctx, _nid=nid):
+                raise _Reprepare(_nid)
+            node._prepare = refuse
+            guarded.append(node)
+        try:
+            return compile_graph(graph, sample_rate=sample_rate, block_size=block_size,
+                                 in_channels=in_channels, base_dir=base_dir, reuse=reuse)
+        except _Reprepare as exc:
+            keep = {k: v for k, v in keep.items() if k != exc.node_id}
+        finally:
+            for node in guarded:
+                node.__dict__.pop("_prepare", None)
+    raise RuntimeError("compile_live did not converge")  # unreachable: keep shrinks each round
+
+
+def _fast_command(command) -> bool:
+    """Edits that need no recompile: params (sent to the node, smoothed) and positions."""
+    if isinstance(command, (SetParam, ClearParam, MoveNode)):
+        return True
+    if isinstance(command, Batch):
+        return all(_fast_command(c) for c in command.commands)
+    return False
+
+
+class EngineServer:
+    """Runs on the engine side (process or thread); see the module docstring."""
+
+    def __init__(self, config: EngineConfig, commands, replies, board_name: str):
+        self.config = config
+        self.commands, self.replies = commands, replies
+        self.board = SnapshotBoard(attach_shm(board_name))
+        self.sr, self.bs = int(config.sample_rate), int(config.block_size)
+        self.block_seconds = self.bs / self.sr
+        self.block_ns = self.block_seconds * 1e9
+        self.graph = Graph(settings={"sample_rate": self.sr, "block_size": self.bs})
+        self.base_dir = None
+        self.stats = BlockStats()
+        self.window = MeterWindow(config.meter_seconds)
+        self.limiter = SafetyLimiter(self.sr, enabled=config.limiter)
+        self.taps: tuple = ()
+        self._tap_writers: dict = {}
+        self._closing_taps: list = []
+        self.running = False
+        self.closed = False
+        self.stream = None
+        self.stream_error = None
+        self.compile_error = None
+        self.warnings: list = []
+        self.notes: list = []
+        self.generation = 0
+        self._last_publish = 0.0
+        self._open_stream()
+        in_ch = self.stream.in_channels if self.stream else int(config.in_channels or 1)
+        self.in_channels = in_ch
+        self.schedule = compile_graph(self.graph, sample_rate=self.sr, block_size=self.bs,
+                                      in_channels=in_ch)
+        self.runtime = Runtime(self.schedule, timing=True)
+
+    # ---- stream -----------------------------------------------------------------------------
+
+    def _open_stream(self) -> bool:
+        c = self.config
+        try:
+            if c.backend == "offline":
+                self.stream = OfflineStream(self._callback, self.sr, self.bs, c.in_channels, c.out_channels)
+            elif c.backend == "sounddevice":
+                self.stream = SoundDeviceStream(self._callback, self.sr, self.bs, c.input_device,
+                                                c.output_device, c.in_channels, c.out_channels)
+            else:
+                raise LiveAudioError(f"unknown backend {c.backend!r} (sounddevice, offline)")
+            self.stream_error = None
+            return True
+        except (LiveAudioError, OSError) as exc:
+            self.stream, self.stream_error = None, str(exc)
+            return False
+
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:
+        """The audio callback: no locks, no I/O, no per-block array allocation."""
+        t0 = _perf_ns()
+        rt = self.runtime
+        y = rt.process(indata.T, frames)
+        self.limiter.process(y, frames)
+        if y.shape[0] == 1:
+            outdata[:frames] = y.T          # a mono graph feeds every device output
+        else:
+            c = min(y.shape[0], outdata.shape[1])
+            outdata[:frames, :c] = y[:c].T
+            if c < outdata.shape[1]:
+                outdata[:frames, c:] = 0.0
+        taps = self.taps
+        if taps:
+            sched = rt.schedule
+            for tap in taps:
+                tap.write(sched, frames)
+        self.stats.record((_perf_ns() - t0) / self.block_ns, frames,
+                          status.input_overflow, status.output_underflow)
+
+    # ---- control loop -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._publish()
+        self.replies.put(("ready", None, True, {"pid": os.getpid()}))
+        while not self.closed:
+            try:
+                msg = self.commands.get(timeout=0.02)
+            except queue.Empty:
+                msg = None
+            if msg is not None:
+                self._handle(msg)
+            self._housekeeping()
+        self._shutdown()
+
+    def _reply(self, token, kind, ok=True, payload=None) -> None:
+        if token is not None:
+            self.replies.put((kind, token, ok, payload))
+
+    def _handle(self, msg) -> None:
+        kind, token, args = msg[0], msg[1], msg[2:]
+        try:
+            handler = getattr(self, f"_cmd_{kind}")
+        except AttributeError:
+            self._reply(token, kind, False, f"unknown command {kind!r}")
+            return
+        try:
+            payload = handler(*args)
+            self._reply(token, kind, True, payload)
+        except (NeuropatchError, OSError, ValueError, KeyError, TypeError) as exc:
+            self.compile_error = f"{kind}: {exc}"
+            self._reply(token, kind, False, str(exc))
+        except Exception as exc:  # keep the engine alive; the message says what failed
+            self.compile_error = f"{kind}: {exc!r}"
+            self._reply(token, kind, False, "".join(traceback.format_exception_only(exc)).strip())
+        self._publish(force=True)
+
+    def _install(self, schedule: Schedule, fade: bool) -> None:
+        old = self.schedule
+        self.schedule = schedule
+        self.generation += 1
+        self.notes = list(schedule.notes)
+        self.compile_error = None
+        if self.running and fade and old is not None:
+            fade_samples = int(round(self.config.crossfade_ms * 1e-3 * self.sr))
+            self.runtime.post(("crossfade", Transition(old, schedule, fade_samples)))
+        else:
+            self.runtime.post(("swap", schedule))
+            if not self.running:
+                self.runtime._drain()   # nothing runs the audio side: install now
+
+    def _cmd_load(self, graph_doc, base_dir=None):
+        graph = graph_from_dict(graph_doc)
+        self.base_dir = Path(base_dir) if base_dir else None
+        schedule = compile_graph(graph, sample_rate=self.sr, block_size=self.bs,
+                                 in_channels=self.in_channels, base_dir=self.base_dir)
+        self.graph = graph
+        self.warnings = []
+        patch_sr = graph.settings.get("sample_rate")
+        if patch_sr and int(patch_sr) != self.sr:
+            self.warnings.append(f"sample-rate mismatch: the patch was made for {int(patch_sr)} Hz; "
+                                 f"the engine and device run at {self.sr} Hz (nodes prepared at {self.sr} Hz)")
+        self._install(schedule, fade=True)
+        return {"latency_samples": schedule.latency_samples, "errors": dict(schedule.errors)}
+
+    def _cmd_apply(self, command):
+        graph = self.graph.copy()
+        graph.apply(command)            # GraphError leaves the engine's graph unchanged
+        if _fast_command(command):
+            self.graph = graph
+            self._post_params(command)
+            self.generation += 1
+            return None
+        schedule = compile_live(graph, self.schedule, self.sr, self.bs, self.in_channels, self.base_dir)
+        self.graph = graph
+        self._install(schedule, fade=True)
+        return {"latency_samples": schedule.latency_samples, "errors": dict(schedule.errors)}
+
+    def _post_params(self, command) -> None:
+        if isinstance(command, Batch):
+            for c in command.commands:
+                self._post_params(c)
+        elif isinstance(command, SetParam):
+            self.runtime.set_param(command.node_id, command.name, command.value)
+        elif isinstance(command, ClearParam):
+            node = self.schedule.nodes.get(command.node_id)
+            if node is not None:
+                self.runtime.set_param(command.node_id, command.name, node.param_spec(command.name).default)
+
+    def _cmd_param(self, node_id, name, value):
+        spec = self.graph.nodes.get(node_id)
+        if spec is not None:
+            spec.params[name] = value
+        self.runtime.set_param(node_id, name, value)
+
+    def _cmd_start(self):
+        if self.running:
+            return self._stream_info()
+        if self.stream is None and not self._open_stream():
+            raise LiveAudioError(self.stream_error)
+        self.stream.start()
+        self.running = True
+        return self._stream_info()
+
+    def _stream_info(self) -> dict:
+        s = self.stream
+        return {"devices": list(s.device_names), "in_channels": s.in_channels,
+                "out_channels": s.out_channels, "latency_s": list(s.latency)}
+
+    def _cmd_stop(self):
+        if self.stream is not None:
+            self.stream.stop()
+        self.running = False
+
+    def _cmd_limiter(self, enabled):
+        self.limiter.set_enabled(bool(enabled))
+
+    def _cmd_tap(self, tap_id, node_id, port, shm_name):
+        writer = TapWriter(tap_id, node_id, port, attach_shm(shm_name))
+        self._tap_writers[tap_id] = writer
+        self.taps = tuple(self._tap_writers.values())
+
+    def _cmd_untap(self, tap_id):
+        writer = self._tap_writers.pop(tap_id, None)
+        self.taps = tuple(self._tap_writers.values())
+        if writer is not None:   # the audio side may still hold the old tuple for a block
+            self._closing_taps.append((time.perf_counter() + 0.5, writer))
+
+    def _cmd_pump(self, blocks, audio_in=None):
+        if not isinstance(self.stream, OfflineStream):
+            raise LiveAudioError("pump() works with the offline backend only")
+        return self.stream.pump(int(blocks), audio_in)
+
+    def _cmd_sync(self):
+        return self.generation
+
+    def _cmd_close(self):
+        self.closed = True
+
+    # ---- housekeeping -----------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        retired = self.runtime.retired
+        while retired:
+            retired.popleft()           # released here, not in the audio callback
+        now = time.perf_counter()
+        if self._closing_taps and self._closing_taps[0][0] < now:
+            self._closing_taps.pop(0)[1].ring.close()
+        if self.window.due():
+            self.window.update(self.stats, self.runtime.schedule, self.runtime.node_time_ns,
+                               self.block_seconds)
+            self._publish(force=True)
+        else:
+            self._publish()
+
+    def errors(self) -> dict:
+        sched = self.runtime.schedule
+        errs = dict(sched.errors)
+        for step in sched.node_steps:
+            if step.bypassed and step.node.error:
+                errs[step.node_id] = step.node.error
+        return errs
+
+    def snapshot(self) -> dict:
+        sched = self.runtime.schedule
+        v = self.stats.values
+        in_lat, out_lat = self.stream.latency if self.stream is not None else (0.0, 0.0)
+        io_samples = int(round((in_lat + out_lat) * self.sr))
+        graph_lat = int(sched.latency_samples)
+        total = io_samples + graph_lat
+        return {
+            "running": self.running, "load_avg": self.window.load_avg,
+            "load_peak": self.window.load_peak, "xruns": int(v[XRUNS]),
+            "input_overflows": int(v[IN_OVERFLOWS]), "output_underflows": int(v[OUT_UNDERFLOWS]),
+            "latency_samples": total, "latency_ms": total * 1e3 / self.sr,
+            "io_latency_ms": (in_lat + out_lat) * 1e3, "io_latency_samples": io_samples,
+            "graph_latency_samples": graph_lat, "node_cpu": dict(self.window.node_cpu),
+            "errors": self.errors(), "sample_rate": self.sr, "block_size": self.bs,
+            "blocks": int(self.runtime.blocks), "generation": self.generation,
+            "limiter": self.limiter.enabled, "limiter_gain_reduction_db": self.limiter.gain_reduction_db,
+            "nonfinite_samples": self.limiter.nonfinite_samples,
+            "compile_error": self.compile_error, "stream_error": self.stream_error,
+            "warnings": list(self.warnings), "notes": list(self.notes),
+            "devices": list(self.stream.device_names) if self.stream is not None else [],
+            "out_channels": int(sched.host.out_channels),
+        }
+
+    def _publish(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now - self._last_publish >= self.config.publish_seconds:
+            self.board.publish(self.snapshot())
+            self._last_publish = now
+
+    def _shutdown(self) -> None:
+        if self.stream is not None:
+            try:
+                self.stream.stop()
+                self.stream.close()
+            except Exception:  # closing a broken device must not hide the reply below
+                pass
+        self.running = False
+        self._publish(force=True)
+        for w in list(self._tap_writers.values()) + [w for _, w in self._closing_taps]:
+            w.ring.close()
+        self.taps = ()
+        self.board.close()
+        self.replies.put(("close", None, True, None))
+
+
+def serve(config: EngineConfig, commands, replies, board_name: str) -> None:
+    """Engine entry point (target of the engine process or thread)."""
+    try:
+        server = EngineServer(config, commands, replies, board_name)
+    except Exception as exc:
+        replies.put(("ready", None, False, "".join(traceback.format_exception_only(exc)).strip()))
+        return
+    server.run()
