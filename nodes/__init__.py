@@ -9,6 +9,7 @@ FAMILY_MODULES = [
     "audio_io",
     "generators",
     "utility",
+    "modulation",
     "spectral",
 ]
 

@@ -114,3 +114,24 @@ class TestFiles:
         y, sr = sf.read(tmp_path / "rec.wav", dtype="float32")
         assert sr == SR
         np.testing.assert_array_equal(y.T, x)
+
+
+class TestModulation:
+    def test_lfo_follows_its_shape_once_per_block(self):
+        y = run_node(node("util.lfo", rate_hz=1.0, depth=2.0, offset=5.0), {}, SR, 480, n_samples=SR)["out"]
+        t = np.arange(100) * 480 / SR
+        np.testing.assert_allclose(y, 5.0 + 2.0 * np.sin(2 * np.pi * t), atol=1e-5)
+
+    def test_follower_tracks_a_step_with_its_attack_and_release(self):
+        x = np.zeros((1, SR), np.float32)
+        x[0, : SR // 2] = 0.5
+        y = run_node(node("util.follower", attack_ms=1.0, release_ms=100.0), {"in": x}, SR, 48, n_samples=SR)["out"]
+        assert y[20] == pytest.approx(0.5, abs=1e-3)             # 20 ms after onset: settled
+        t_rel = 100 * 48 / SR                                      # 100 ms after release (block end)
+        assert y[599] == pytest.approx(0.5 * np.exp(-(0.1 + 48 / SR - 1 / SR) / 0.1), rel=0.03)
+
+    def test_vca_ramps_between_block_values_without_steps(self):
+        x = np.ones((1, 256), np.float32)
+        v = node("util.vca")
+        out = run_node(v, {"in": x, "gain": 0.5}, SR, 64)["out"][0]
+        np.testing.assert_allclose(out, 0.5)
