@@ -189,6 +189,7 @@ class PatchView(QGraphicsView):
     status = Signal(str)
     quickAddRequested = Signal(QPointF)          # scene position
     filesDropped = Signal(list, QPointF)         # [Path], scene position
+    portMenuRequested = Signal(object, object)   # PortItem, global QPoint
 
     def __init__(self, scene: PatchScene, parent=None):
         super().__init__(scene, parent)
@@ -377,6 +378,14 @@ class PatchView(QGraphicsView):
         if ok:
             self.status.emit(f"connected {s.node_id}.{s.name} -> {d.node_id}.{d.name}")
         return ok
+
+    def contextMenuEvent(self, event):
+        port = self.port_at(event.pos())
+        if port is not None:
+            self.portMenuRequested.emit(port, event.globalPos())
+            event.accept()
+            return
+        super().contextMenuEvent(event)
 
     # ---- keys ---------------------------------------------------------------------------------
 

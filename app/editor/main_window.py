@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox)
 
 from neuropatch.engine import CompileError, Graph, PatchError, compile_graph, load_patch
 from neuropatch.engine.patch import graph_from_dict, graph_to_dict, save_patch
@@ -76,10 +76,11 @@ class MainWindow(QMainWindow):
         self.view.status.connect(self.status)
         self.view.quickAddRequested.connect(self.quick_add)
         self.view.filesDropped.connect(self.drop_files)
+        self.view.portMenuRequested.connect(self._port_menu)
         self.palette.addRequested.connect(self.add_at_centre)
         self.scene.selectionChanged.connect(self._selection_changed)
-        self.doc.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
-        self.doc.undo_stack.indexChanged.connect(lambda _i: self._stack_changed())
+        self.doc.undo_stack.cleanChanged.connect(self._update_title)
+        self.doc.undo_stack.indexChanged.connect(self._stack_changed)
         self.doc.commandApplied.connect(self._graph_changed)
         self.doc.graphReplaced.connect(self._graph_replaced)
         self.live.metersUpdated.connect(self._show_meters)
@@ -181,12 +182,12 @@ class MainWindow(QMainWindow):
     def is_dirty(self) -> bool:
         return self._force_dirty or not self.doc.undo_stack.isClean()
 
-    def _update_title(self) -> None:
+    def _update_title(self, *_args) -> None:
         name = self.doc.path.name if self.doc.path else "untitled"
         self.setWindowTitle(f"{name}[*] — neuropatch")
         self.setWindowModified(self.is_dirty())
 
-    def _stack_changed(self) -> None:
+    def _stack_changed(self, *_args) -> None:
         self._update_title()
         if self.is_dirty() and not self.autosave_timer.isActive():
             self.autosave_timer.start()
@@ -580,8 +581,51 @@ class MainWindow(QMainWindow):
         else:
             self.scene.set_probe(self.live.probe_text)
 
+    # ---- visualizers ------------------------------------------------------------------------
+
+    def _port_menu(self, port, global_pos) -> None:
+        from .visualizers import views_for_kind
+
+        menu = QMenu(self)
+        for view in views_for_kind(port.kind):
+            act = menu.addAction(f"Show {view} in a dock")
+            act.triggered.connect(lambda _c=False, v=view: self.show_visualizer(port.node_id, port.name, v))
+        if port.kind in ("audio", "frames", "control"):
+            act = menu.addAction("Show scope in the node")
+            act.triggered.connect(lambda _c=False: self.show_visualizer(port.node_id, port.name, inline=True))
+        if not menu.actions():
+            menu.addAction(f"no visualizer for {port.kind} streams").setEnabled(False)
+        menu.popup(global_pos)
+        self._menu = menu
+
+    def show_visualizer(self, node_id: str, port: str, view: str | None = None, inline: bool = False):
+        """Bind a visualizer to node_id.port (fed while audio plays); returns it."""
+        from .visualizers import InlineScope, VisualizerDock, views_for_kind
+
+        item = self.scene.node_items.get(node_id)
+        if item is None:
+            return None
+        p = item.port(port, True) or item.port(port, False)
+        if p is None:
+            return None
+        if inline:
+            sink = InlineScope(item, port)
+        else:
+            views = views_for_kind(p.kind)
+            view = view or (views[0] if views else "scope")
+            sink = VisualizerDock(node_id, port, view, self)
+            sink.on_close = self.live.remove_sink
+            self.addDockWidget(Qt.BottomDockWidgetArea, sink)
+        self.live.add_sink(sink)
+        if not self.live.running:
+            self.status(f"{node_id}.{port}: the visualizer shows the signal while audio plays")
+        return sink
+
     def _show_meters(self, m: dict) -> None:
         self.load_label.setText(f"load {100 * m.get('load_avg', 0):.0f}% (peak {100 * m.get('load_peak', 0):.0f}%)")
         self.xrun_label.setText(f"xruns {m.get('xruns', 0)}")
         self.latency_label.setText(f"latency {m.get('latency_ms', 0):.1f} ms")
         self.scene.set_errors(m.get("errors", {}) or {})
+        problem = m.get("compile_error") or m.get("stream_error")
+        if problem:
+            self.status(f"engine: {problem}")

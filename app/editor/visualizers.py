@@ -1,0 +1,254 @@
+"""Visualizers fed from engine taps at GUI rate (the live controller's frame timer calls
+``feed``); they never touch the audio side.
+
+Input shapes (as the engine's TapReader returns them):
+audio float32 [channels, samples]; frames [n, channels, bins]; latent [n, dims];
+control [blocks].
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QDockWidget, QGraphicsItem, QWidget
+
+from neuropatch.engine.streams import KIND_COLOURS
+
+HISTORY = 256          # columns kept by scrolling views
+SCOPE_SAMPLES = 2048
+FLOOR_DB = -100.0
+
+
+def to_db(x: np.ndarray) -> np.ndarray:
+    return 20.0 * np.log10(np.maximum(np.abs(x), 1e-5))
+
+
+class _Rolling:
+    """A [rows, HISTORY] image that scrolls left as columns arrive."""
+
+    def __init__(self, rows: int):
+        self.image = np.full((HISTORY, max(rows, 1)), FLOOR_DB, np.float32)
+
+    def push(self, columns: np.ndarray) -> None:
+        """columns: [n, rows]."""
+        n = min(columns.shape[0], HISTORY)
+        if n == 0:
+            return
+        if columns.shape[1] != self.image.shape[1]:
+            self.image = np.full((HISTORY, columns.shape[1]), FLOOR_DB, np.float32)
+        self.image = np.roll(self.image, -n, axis=0)
+        self.image[-n:] = columns[-n:]
+
+
+class ScopeView(pg.PlotWidget):
+    """Oscilloscope of the first channel; x in samples, y in [-1, 1]."""
+
+    title = "scope"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.buffer = np.zeros(SCOPE_SAMPLES, np.float32)
+        self.setYRange(-1.0, 1.0)
+        self.setMouseEnabled(False, False)
+        self.curve = self.plot(self.buffer, pen=pg.mkPen(KIND_COLOURS["audio"], width=1))
+
+    def feed(self, audio: np.ndarray) -> None:
+        x = np.asarray(audio, np.float32)
+        x = x[0] if x.ndim == 2 else x.ravel()
+        n = min(x.shape[0], SCOPE_SAMPLES)
+        if n:
+            self.buffer = np.roll(self.buffer, -n)
+            self.buffer[-n:] = x[-n:]
+            self.curve.setData(self.buffer)
+
+
+class LevelMeter(QWidget):
+    """Peak and RMS per channel in dBFS, peaks decaying at 20 dB/s of fed audio."""
+
+    title = "levels"
+
+    def __init__(self, parent=None, sample_rate: int = 48000):
+        super().__init__(parent)
+        self.sample_rate = sample_rate
+        self.peak_db = np.full(1, FLOOR_DB)
+        self.rms_db = np.full(1, FLOOR_DB)
+        self.setMinimumSize(60, 120)
+
+    def feed(self, audio: np.ndarray) -> None:
+        x = np.asarray(audio, np.float32)
+        if x.ndim == 1:
+            x = x[None]
+        if x.shape[1] == 0:
+            return
+        peak = to_db(np.max(np.abs(x), axis=1))
+        rms = to_db(np.sqrt(np.mean(np.square(x), axis=1)))
+        if self.peak_db.shape != peak.shape:
+            self.peak_db = np.full(peak.shape, FLOOR_DB)
+        decay = 20.0 * x.shape[1] / self.sample_rate
+        self.peak_db = np.maximum(peak, self.peak_db - decay)
+        self.rms_db = rms
+        self.update()
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#1e1f22"))
+        n = len(self.peak_db)
+        w = self.width() / max(n, 1)
+        h = self.height()
+        for i in range(n):
+            frac = lambda db: min(max((db - FLOOR_DB) / -FLOOR_DB, 0.0), 1.0)
+            rms_h = frac(self.rms_db[i]) * h
+            p.fillRect(QRectF(i * w + 3, h - rms_h, w - 6, rms_h), QColor(KIND_COLOURS["audio"]))
+            y = h - frac(self.peak_db[i]) * h
+            p.setPen(QPen(QColor("#ff5050") if self.peak_db[i] > -0.5 else QColor("#f0f0f0"), 2))
+            p.drawLine(QPointF(i * w + 3, y), QPointF((i + 1) * w - 3, y))
+        p.end()
+
+
+class SpectrogramView(pg.PlotWidget):
+    """Scrolling spectrogram. Audio is analysed here (Hann STFT, 1024/512); frames
+    streams (STFT, mel) are shown as they arrive, channel 0, in dB."""
+
+    title = "spectrogram"
+    N_FFT, HOP = 1024, 512
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.image_item = pg.ImageItem()
+        self.addItem(self.image_item)
+        self.image_item.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
+        self.setMouseEnabled(False, False)
+        self.rolling = _Rolling(self.N_FFT // 2 + 1)
+        self._pending = np.zeros(0, np.float32)
+        self._window = np.hanning(self.N_FFT).astype(np.float32)
+
+    def feed(self, data: np.ndarray) -> None:
+        data = np.asarray(data, np.float32)
+        if data.ndim == 3:              # frames [n, channels, bins]
+            cols = to_db(data[:, 0, :])
+        elif data.ndim == 2 and data.shape[0] <= 16 and data.shape[1] > 16:  # audio
+            x = np.concatenate([self._pending, data[0]])
+            starts = range(0, x.shape[0] - self.N_FFT + 1, self.HOP)
+            frames = [np.abs(np.fft.rfft(x[s:s + self.N_FFT] * self._window)) / (self.N_FFT / 4) for s in starts]
+            self._pending = x[len(frames) * self.HOP:] if frames else x[-self.N_FFT:]
+            if not frames:
+                return
+            cols = to_db(np.stack(frames))
+        else:
+            return
+        self.rolling.push(cols)
+        self.image_item.setImage(self.rolling.image, autoLevels=False, levels=(FLOOR_DB, 0.0))
+
+
+class CurveView(pg.PlotWidget):
+    """A scrolling curve: control values per block, or one value per frame (pitch, loudness)."""
+
+    title = "curve"
+
+    def __init__(self, parent=None, points: int = 512):
+        super().__init__(parent)
+        self.values = np.full(points, np.nan, np.float32)
+        self.setMouseEnabled(False, False)
+        self.curve = self.plot(pen=pg.mkPen(KIND_COLOURS["control"], width=2), connect="finite")
+
+    def feed(self, data: np.ndarray) -> None:
+        data = np.asarray(data, np.float32)
+        v = data[:, 0, 0] if data.ndim == 3 else data[:, 0] if data.ndim == 2 else data.ravel()
+        n = min(v.shape[0], self.values.shape[0])
+        if n:
+            self.values = np.roll(self.values, -n)
+            self.values[-n:] = v[-n:]
+            self.curve.setData(self.values)
+
+
+class LatentPlot(pg.PlotWidget):
+    """Latent vectors over time: dims (rows) x frames (columns)."""
+
+    title = "latent"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.image_item = pg.ImageItem()
+        self.addItem(self.image_item)
+        self.image_item.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
+        self.setMouseEnabled(False, False)
+        self.rolling = _Rolling(8)
+
+    def feed(self, data: np.ndarray) -> None:
+        data = np.asarray(data, np.float32)
+        if data.ndim == 3:
+            data = data[:, 0, :]
+        if data.ndim != 2 or data.shape[0] == 0:
+            return
+        self.rolling.push(data)
+        img = self.rolling.image
+        lim = float(np.max(np.abs(img[img > FLOOR_DB]))) if np.any(img > FLOOR_DB) else 1.0
+        self.image_item.setImage(np.where(img > FLOOR_DB, img, 0.0), autoLevels=False, levels=(-lim, lim))
+
+
+VIEWS = {"scope": ScopeView, "levels": LevelMeter, "spectrogram": SpectrogramView,
+         "curve": CurveView, "latent": LatentPlot}
+
+
+def views_for_kind(kind: str) -> list[str]:
+    """Visualizers that make sense for a stream kind, the default first."""
+    return {"audio": ["scope", "spectrogram", "levels"], "frames": ["spectrogram", "curve"],
+            "control": ["curve"], "latent": ["latent", "curve"], "events": []}.get(kind, ["scope", "curve"])
+
+
+class VisualizerDock(QDockWidget):
+    """A dock bound to one port; the live controller feeds it while audio plays."""
+
+    def __init__(self, node_id: str, port: str, view: str, parent=None):
+        super().__init__(f"{node_id}.{port} — {view}", parent)
+        self.node_id, self.port, self.view_name = node_id, port, view
+        self.setObjectName(f"viz:{node_id}.{port}:{view}")
+        self.view = VIEWS[view]()
+        self.setWidget(self.view)
+        self.setAttribute(Qt.WA_DeleteOnClose)
+        self.on_close = None
+
+    def closeEvent(self, event):
+        if self.on_close is not None:
+            self.on_close(self)
+        super().closeEvent(event)
+
+    def feed(self, data: np.ndarray) -> None:
+        self.view.feed(data)
+
+
+class InlineScope(QGraphicsItem):
+    """A small scope drawn in a node's body (cheap: a polyline, no widget)."""
+
+    WIDTH, HEIGHT = 150.0, 50.0
+
+    def __init__(self, node_item, port: str):
+        super().__init__(node_item)
+        self.node_item = node_item
+        self.node_id, self.port = node_item.node_id, port
+        self.samples = np.zeros(256, np.float32)
+        self.setPos(9, node_item.height() + 2)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self.WIDTH, self.HEIGHT)
+
+    def feed(self, data: np.ndarray) -> None:
+        x = np.asarray(data, np.float32)
+        x = x[0] if x.ndim == 2 else x[:, 0, :].mean(axis=1) if x.ndim == 3 else x.ravel()
+        n = min(x.shape[0], 4096)
+        if n == 0:
+            return
+        chunk = x[-n:]
+        idx = np.linspace(0, n - 1, self.samples.shape[0]).astype(int)
+        self.samples = chunk[idx]
+        self.update()
+
+    def paint(self, painter, option, widget=None):
+        painter.fillRect(self.boundingRect(), QColor("#15171a"))
+        mid, amp = self.HEIGHT / 2, self.HEIGHT / 2 - 2
+        step = self.WIDTH / (self.samples.shape[0] - 1)
+        poly = QPolygonF([QPointF(i * step, mid - float(np.clip(v, -1, 1)) * amp)
+                          for i, v in enumerate(self.samples)])
+        painter.setPen(QPen(QColor(KIND_COLOURS["audio"]), 1))
+        painter.drawPolyline(poly)
