@@ -11,6 +11,7 @@ FAMILY_MODULES = [
     "utility",
     "modulation",
     "spectral",
+    "amp", "effects",
 ]
 
 
