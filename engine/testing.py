@@ -51,6 +51,27 @@ def input_spec(kind: str, value) -> StreamSpec | None:
     raise ValueError(f"cannot feed {type(value).__name__} into a {kind} input")
 
 
+def unconnected_input(port, block_size: int):
+    """The buffer an unconnected input sees (silence, empty frames, the control default)."""
+    if port.kind == "control":
+        return np.full(1, port.default, np.float32)
+    if port.kind == "events":
+        return EventBuffer()
+    if port.kind in ("frames", "latent"):
+        return FrameBuffer(np.zeros((0, 1, 1) if port.kind == "frames" else (0, 1), np.float32))
+    return np.zeros((port.channels or 1, block_size), np.float32)
+
+
+def output_specs(node: Node, ctx: PrepareContext) -> dict:
+    """Output port -> StreamSpec after prepare (audio outputs default to the inputs' width)."""
+    specs = {}
+    chans = max([s.channels for s in ctx.in_specs.values() if s is not None and s.kind == "audio"] or [1])
+    for port in node.output_ports():
+        spec = ctx.out_specs.get(port.name)
+        specs[port.name] = spec if spec is not None else StreamSpec(port.kind, channels=port.channels or chans)
+    return specs
+
+
 def prepare_node(node: Node, inputs: dict, sample_rate: int, block_size: int,
                  host_in_channels: int = 1, base_dir: Path | None = None) -> PrepareContext:
     specs = {p.name: input_spec(p.kind, inputs.get(p.name)) for p in node.input_ports()}
@@ -74,24 +95,11 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
         value = inputs.get(port.name)
         spec = ctx.in_specs.get(port.name)
         if value is None or spec is None:
-            if port.kind == "control":
-                in_bufs[port.name] = np.full(1, port.default, np.float32)
-            elif port.kind == "events":
-                in_bufs[port.name] = EventBuffer()
-            elif port.kind in ("frames", "latent"):
-                in_bufs[port.name] = FrameBuffer(np.zeros((0, 1, 1) if port.kind == "frames" else (0, 1), np.float32))
-            else:
-                in_bufs[port.name] = np.zeros((port.channels or 1, block_size), np.float32)
+            in_bufs[port.name] = unconnected_input(port, block_size)
             continue
         in_bufs[port.name] = allocate_buffer(spec, block_size)
         feeders[port.name] = value
-    out_specs = {}
-    for port in node.output_ports():
-        spec = ctx.out_specs.get(port.name)
-        if spec is None:
-            chans = max([s.channels for s in ctx.in_specs.values() if s is not None and s.kind == "audio"] or [1])
-            spec = StreamSpec(port.kind, channels=port.channels or chans)
-        out_specs[port.name] = spec
+    out_specs = output_specs(node, ctx)
     out_bufs = {name: allocate_buffer(spec, block_size) for name, spec in out_specs.items()}
     collected = {name: [] for name in out_bufs}
     frame_pos = {name: 0 for name in feeders}
@@ -176,10 +184,7 @@ def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, 
         spec = ctx.in_specs.get(port.name)
         value = inputs.get(port.name)
         if spec is None:
-            ins[port.name] = (np.full(1, port.default, np.float32) if port.kind == "control" else
-                              EventBuffer() if port.kind == "events" else
-                              FrameBuffer(np.zeros((0, 1, 1) if port.kind == "frames" else (0, 1), np.float32))
-                              if port.kind in ("frames", "latent") else np.zeros((port.channels or 1, block_size), np.float32))
+            ins[port.name] = unconnected_input(port, block_size)
             continue
         buf = allocate_buffer(spec, block_size)
         if spec.kind == "audio":
@@ -192,13 +197,7 @@ def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, 
         elif spec.kind == "control":
             buf[0] = float(value)
         ins[port.name] = buf
-    outs = {}
-    for port in node.output_ports():
-        spec = ctx.out_specs.get(port.name)
-        if spec is None:
-            chans = max([s.channels for s in ctx.in_specs.values() if s is not None and s.kind == "audio"] or [1])
-            spec = StreamSpec(port.kind, channels=port.channels or chans)
-        outs[port.name] = allocate_buffer(spec, block_size)
+    outs = {name: allocate_buffer(spec, block_size) for name, spec in output_specs(node, ctx).items()}
     host = ctx.host
     host.input, host.output = host.input_buffer, host.output_buffer
     for _ in range(5):
