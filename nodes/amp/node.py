@@ -46,8 +46,8 @@ class NamAmp(Node):
            "mono out (stereo input is averaged). Runs at the model's sample rate, resampling when "
            "the graph's differs (latency reported). After loading, node.metadata holds the model's "
            "name, gear, loudness (dB), sample rate and architecture. activation 'exact' matches "
-           "the reference core to float32 rounding (tanh error 2.4e-7); 'fast' uses the core's "
-           "fast tanh (error 2.1e-4) and is cheaper.")
+           "the reference core to float32 rounding (tanh error 4e-7); 'fast' uses the core's "
+           "fast tanh (error 4.4e-4) and is cheaper.")
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "audio", channels=1)]
     params = [
@@ -55,7 +55,7 @@ class NamAmp(Node):
               doc="gain before the model (the model's drive)"),
         Param("output_gain_db", -40.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, doc="gain after the model"),
         Param.choice("activation", ("exact", "fast"), "exact",
-                     doc="tanh flavour: exact (float32 accurate) or fast (max error 2.1e-4)"),
+                     doc="tanh flavour: exact (float32 accurate) or fast (max error 4.4e-4)"),
     ]
     resources = [Resource("model", (".nam", ".json"), "Neural Amp Modeler .nam or GuitarML .json",
                           required=True)]

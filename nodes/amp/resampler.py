@@ -117,7 +117,9 @@ class RateBridge:
         self.fifo = np.zeros(4 * max_block + 64, np.float32)
         self.idx = np.zeros(2, np.int64)
         delay = self.to_model.delay_in + self.from_model.delay_in * graph_sr / model_sr
-        self.latency_samples = self.PRIME + int(round(delay))
+        #: exact delay of the round trip in graph samples (fractional); latency_samples rounds it
+        self.delay_samples = self.PRIME + delay
+        self.latency_samples = int(round(self.delay_samples))
         self.reset()
 
     def reset(self) -> None:
