@@ -46,8 +46,8 @@ class TestImpulseResponse:
         assert node.latency_samples == 0
         wet = ir / np.sqrt(np.sum(ir.astype(np.float64) ** 2))
         expected = np.zeros(3900)
-        expected[:3000] = 0.75 * wet
-        expected[0] += 0.25
+        expected[:3000] = 0.25 * wet
+        expected[0] += 0.75
         np.testing.assert_allclose(y[100:4000], expected, atol=1e-5)
         assert np.all(y[:100] == 0)
 
