@@ -48,7 +48,9 @@ def _default_meters(sample_rate: int, block_size: int) -> dict:
     return {"running": False, "load_avg": 0.0, "load_peak": 0.0, "xruns": 0,
             "latency_samples": 0, "latency_ms": 0.0, "io_latency_ms": 0.0,
             "graph_latency_samples": 0, "node_cpu": {}, "errors": {},
-            "sample_rate": sample_rate, "block_size": block_size}
+            "sample_rate": sample_rate, "block_size": block_size, "nodes": [], "edges": 0,
+            "generation": 0, "compile_error": None, "stream_error": None, "warnings": [],
+            "notes": []}
 
 
 class EngineClient:
@@ -60,12 +62,18 @@ class EngineClient:
     in_channels / out_channels: device channels (None = device's, at most 2).
     backend: "sounddevice" (PortAudio) or "offline" (no sound card: a real-time timer
     thread with silence in, or :meth:`pump`). crossfade_ms: fade of schedule swaps (ms).
+    limiter: output safety limiter on. registry: "module:factory" returning the node
+    Registry the engine uses (None = built-ins and installed packs).
+
+    In process mode the controlling program's main module must be importable without
+    side effects (the ``if __name__ == "__main__":`` guard): the engine is spawned.
     """
 
     def __init__(self, mode: str = "auto", sample_rate: int = 48000, block_size: int = 256,
                  input_device=None, output_device=None, in_channels: int | None = None,
                  out_channels: int | None = None, backend: str = "sounddevice",
-                 crossfade_ms: float = 10.0, limiter: bool = True, ready_timeout: float = 60.0):
+                 crossfade_ms: float = 10.0, limiter: bool = True, registry: str | None = None,
+                 ready_timeout: float = 60.0):
         if mode == "auto":
             mode = "process" if block_size < AUTO_THREAD_BLOCK else "thread"
         if mode not in ("process", "thread"):
@@ -82,11 +90,13 @@ class EngineClient:
         self._board_shm = create_shm(BOARD_BYTES)
         self._board_shm.buf[:16] = bytes(16)
         self._board = SnapshotBoard(self._board_shm)
+        self._last_meters = _default_meters(self.sample_rate, self.block_size)
         ctx = mp.get_context(_START_METHOD)
         self._commands = ctx.Queue()
         self._replies = ctx.Queue()
         config = EngineConfig(self.sample_rate, self.block_size, input_device, output_device,
-                              in_channels, out_channels, backend, crossfade_ms, limiter)
+                              in_channels, out_channels, backend, crossfade_ms, limiter,
+                              registry=registry)
         args = (config, self._commands, self._replies, self._board_shm.name)
         if mode == "process":
             self._worker = ctx.Process(target=serve, args=args, name="neuropatch-engine", daemon=True)
@@ -193,9 +203,11 @@ class EngineClient:
         (node id -> fraction of a block), errors (node id -> message), sample_rate (Hz),
         block_size (samples), and more (compile_error, stream_error, warnings, ...)."""
         if self._closed:
-            return _default_meters(self.sample_rate, self.block_size)
+            return dict(self._last_meters, running=False)
         snap = self._board.read()
-        return snap if snap else _default_meters(self.sample_rate, self.block_size)
+        if snap:
+            self._last_meters = snap
+        return self._last_meters
 
     def tap(self, node_id: str, port: str, capacity_floats: int = TAP_FLOATS) -> TapReader:
         """A reader of the stream on ``node_id.port`` (an output, or else an input port).

@@ -30,6 +30,7 @@ from ..graph import Batch, ClearParam, Graph, MoveNode, SetParam
 from ..node import Node
 from ..patch import graph_from_dict
 from ..runtime import Runtime, Transition
+from ..registry import default_registry
 from ..streams import FrameBuffer
 from .limiter import SafetyLimiter
 from .meters import IN_OVERFLOWS, OUT_UNDERFLOWS, XRUNS, BlockStats, MeterWindow
@@ -54,6 +55,16 @@ class EngineConfig:
     limiter: bool = True
     meter_seconds: float = 1.0
     publish_seconds: float = 0.1
+    registry: str | None = None        # "module:factory" returning a Registry (None = default)
+
+
+def _load_registry(spec: str | None):
+    if not spec:
+        return default_registry()
+    import importlib
+
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)()
 
 
 class TapWriter:
@@ -119,13 +130,13 @@ def _binds_host(node: Node) -> bool:
 
 
 def compile_live(graph: Graph, previous: Schedule | None, sample_rate: int, block_size: int,
-                 in_channels: int, base_dir) -> Schedule:
+                 in_channels: int, base_dir, registry=None) -> Schedule:
     """Compile for a running engine: surviving nodes keep their instances (and state) only
     when the compiler would not prepare them again; nodes that bind per-schedule host
     buffers (``rebind``) get fresh instances. So nothing the audio side is running is
     mutated by the compile, except params set to the values they already have."""
     if previous is None:
-        return compile_graph(graph, sample_rate=sample_rate, block_size=block_size,
+        return compile_graph(graph, registry, sample_rate=sample_rate, block_size=block_size,
                              in_channels=in_channels, base_dir=base_dir)
     keep = {k: v for k, v in previous.nodes.items() if not _binds_host(v)}
     for _ in range(len(keep) + 1):
@@ -137,7 +148,7 @@ def compile_live(graph: Graph, previous: Schedule | None, sample_rate: int, bloc
             node._prepare = refuse
             guarded.append(node)
         try:
-            return compile_graph(graph, sample_rate=sample_rate, block_size=block_size,
+            return compile_graph(graph, registry, sample_rate=sample_rate, block_size=block_size,
                                  in_channels=in_channels, base_dir=base_dir, reuse=reuse)
         except _Reprepare as exc:
             keep = {k: v for k, v in keep.items() if k != exc.node_id}
@@ -161,6 +172,7 @@ class EngineServer:
 
     def __init__(self, config: EngineConfig, commands, replies, board_name: str):
         self.config = config
+        self.registry = _load_registry(config.registry)
         self.commands, self.replies = commands, replies
         self.board = SnapshotBoard(attach_shm(board_name))
         self.sr, self.bs = int(config.sample_rate), int(config.block_size)
@@ -186,7 +198,7 @@ class EngineServer:
         self._open_stream()
         in_ch = self.stream.in_channels if self.stream else int(config.in_channels or 1)
         self.in_channels = in_ch
-        self.schedule = compile_graph(self.graph, sample_rate=self.sr, block_size=self.bs,
+        self.schedule = compile_graph(self.graph, self.registry, sample_rate=self.sr, block_size=self.bs,
                                       in_channels=in_ch)
         self.runtime = Runtime(self.schedule, timing=True)
 
@@ -281,9 +293,9 @@ class EngineServer:
                 self.runtime._drain()   # nothing runs the audio side: install now
 
     def _cmd_load(self, graph_doc, base_dir=None):
-        graph = graph_from_dict(graph_doc)
+        graph = graph_from_dict(graph_doc, self.registry)
         self.base_dir = Path(base_dir) if base_dir else None
-        schedule = compile_graph(graph, sample_rate=self.sr, block_size=self.bs,
+        schedule = compile_graph(graph, self.registry, sample_rate=self.sr, block_size=self.bs,
                                  in_channels=self.in_channels, base_dir=self.base_dir)
         self.graph = graph
         self.warnings = []
@@ -302,7 +314,8 @@ class EngineServer:
             self._post_params(command)
             self.generation += 1
             return None
-        schedule = compile_live(graph, self.schedule, self.sr, self.bs, self.in_channels, self.base_dir)
+        schedule = compile_live(graph, self.schedule, self.sr, self.bs, self.in_channels, self.base_dir,
+                                self.registry)
         self.graph = graph
         self._install(schedule, fade=True)
         return {"latency_samples": schedule.latency_samples, "errors": dict(schedule.errors)}
@@ -414,6 +427,7 @@ class EngineServer:
             "warnings": list(self.warnings), "notes": list(self.notes),
             "devices": list(self.stream.device_names) if self.stream is not None else [],
             "out_channels": int(sched.host.out_channels),
+            "nodes": sched.node_ids(), "edges": len(self.graph.edges),
         }
 
     def _publish(self, force: bool = False) -> None:

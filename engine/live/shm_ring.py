@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -259,16 +260,20 @@ class SnapshotBoard:
         self.words[1] = len(raw)
         self.words[0] = seq + 2
 
-    def read(self, tries: int = 100) -> dict | None:
-        for _ in range(tries):
+    def read(self, timeout: float = 0.05) -> dict | None:
+        """The latest snapshot, or None when none was published (or the writer kept
+        rewriting it for ``timeout`` seconds)."""
+        deadline = time.perf_counter() + timeout
+        while True:
             s1 = int(self.words[0])
-            if s1 & 1:
-                continue
-            length = int(self.words[1])
-            raw = self.bytes[:length].tobytes()
-            if int(self.words[0]) == s1:
-                return json.loads(raw) if length else None
-        return None
+            if not s1 & 1:
+                length = int(self.words[1])
+                raw = self.bytes[:length].tobytes()
+                if int(self.words[0]) == s1:
+                    return json.loads(raw) if length else None
+            if time.perf_counter() > deadline:
+                return None
+            time.sleep(0.0002)
 
     def close(self) -> None:
         self.words = None
