@@ -1,0 +1,53 @@
+"""``neuropatch train-amp``: fit an LSTM amp model to a DI / re-amped pair, write a .nam."""
+from __future__ import annotations
+
+import sys
+
+
+def cmd_train_amp(args) -> int:
+    from neuropatch.engine.audiofile import read_audio
+    from neuropatch.engine.errors import NeuropatchError
+    from neuropatch.engine.resample import resample
+
+    try:
+        x, sr_x = read_audio(args.input)
+        y, sr_y = read_audio(args.target)
+    except NeuropatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.arch != "lstm":
+        print(f"error: unsupported --arch {args.arch!r} (supported: lstm)", file=sys.stderr)
+        return 2
+    if sr_y != sr_x:
+        y = resample(y, sr_y, sr_x)
+    x, y = x.mean(axis=0), y.mean(axis=0)
+    n = min(len(x), len(y))
+    if n < 4 * args.seq_len:
+        print(f"error: need at least {4 * args.seq_len} samples of audio, got {n}", file=sys.stderr)
+        return 2
+    from neuropatch.nodes.amp.train import train_lstm, write_nam
+
+    result = train_lstm(x[:n], y[:n], sr_x, hidden=args.hidden, epochs=args.epochs, seq_len=args.seq_len,
+                        lr=args.lr, seed=args.seed, progress=not args.quiet)
+    try:
+        write_nam(args.output, result)
+    except (OSError, NeuropatchError) as exc:
+        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
+        return 2
+    print(f"validation ESR {result.validation_esr:.5f} -> {args.output}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("train-amp", help="train an LSTM amp model (.nam) from DI and re-amped audio")
+    p.add_argument("--input", required=True, help="DI (dry) recording")
+    p.add_argument("--target", required=True, help="the same recording through the amp, time-aligned")
+    p.add_argument("--arch", default="lstm", choices=["lstm"])
+    p.add_argument("--hidden", type=int, default=16, help="LSTM hidden units")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seq-len", type=int, default=2048, help="training segment length in samples")
+    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help=".nam file to write")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_amp)
