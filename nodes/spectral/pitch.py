@@ -65,7 +65,7 @@ class Pitch(Node):
         self._plan = make_plan(n)
         bins = n // 2 + 1
         self._work = (np.zeros(n), np.zeros(bins), np.zeros(bins), np.zeros(bins), np.zeros(bins),
-                      np.zeros(n), np.zeros(n + 1), np.zeros(n), np.zeros(n // 2), np.zeros(n // 2))
+                      np.zeros(n), np.zeros(n + 1), np.zeros(n), np.zeros(n), np.zeros(n))
         for name in ("out", "confidence"):
             ctx.out_specs[name] = StreamSpec("frames", channels=self.channels, bins=1, hop=hop)
         self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)

@@ -14,7 +14,7 @@ def yin_frame(frame, sr, tau_min, tau_max, threshold, plan_args, work):
 
     frame: float64 [N] (N = n_fft of the plan); integration window W = N // 2;
     lags tau_min..tau_max (tau_max <= N - W). work: tuple of float64 scratch arrays
-    (win [N], xr, xi, yr, yi [N//2+1], corr [N], cs [N+1], cmnd [N], zr, zi [N//2]).
+    (win [N], xr, xi, yr, yi [N//2+1], corr [N], cs [N+1], cmnd [N], zr, zi [N]).
     Returns f0 in Hz (parabolically refined lag), confidence = 1 - d'(tau) in [0, 1],
     and voiced = d'(tau) < threshold.
     """

@@ -7,7 +7,7 @@ from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.streams import StreamSpec
 
 from .fft_kernels import is_power_of_two, make_plan
-from .framing import make_ring
+from .framing import make_ring, push_samples
 from .stft_kernels import COMPLEX, MAGNITUDE, POWER, istft_block, stft_block
 from .windows import WINDOWS, analysis_window, window_square_sum
 
@@ -23,16 +23,17 @@ def check_fft_size(n_fft: int, hop: int) -> None:
 
 
 class FFTScratch:
-    """Preallocated float64 work buffers and plan for transforms of length n_fft."""
+    """Preallocated work buffers and plan for transforms of length n_fft (float64, or
+    float32 where single precision is enough)."""
 
-    def __init__(self, n_fft: int):
-        self.plan = make_plan(n_fft)
+    def __init__(self, n_fft: int, dtype=np.float64):
+        self.plan = make_plan(n_fft, dtype)
         bins = n_fft // 2 + 1
-        self.frame = np.zeros(n_fft, np.float64)
-        self.spec_re = np.zeros(bins, np.float64)
-        self.spec_im = np.zeros(bins, np.float64)
-        self.zr = np.zeros(n_fft // 2, np.float64)
-        self.zi = np.zeros(n_fft // 2, np.float64)
+        self.frame = np.zeros(n_fft, dtype)
+        self.spec_re = np.zeros(bins, dtype)
+        self.spec_im = np.zeros(bins, dtype)
+        self.zr = np.zeros(n_fft, dtype)
+        self.zi = np.zeros(n_fft, dtype)
 
     def args(self) -> tuple:
         return (*self.plan, self.frame, self.spec_re, self.spec_im, self.zr, self.zi)
@@ -84,8 +85,11 @@ class STFT(Node):
         self._hop = hop
         self._window = analysis_window(self.param_values["window"], n_fft)
         self._ring, self._state = make_ring(self.channels, n_fft)
-        self._scratch = FFTScratch(n_fft)
+        # single precision: the output is float32 and librosa's own STFT is complex64
+        self._scratch = FFTScratch(n_fft, np.float32)
         self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)
+        self._args = (self._ring, self._state, self._hop, self._window, self._mode)
+        self._fft_args = self._scratch.args()
         self.latency_samples = n_fft - hop
 
     def reset(self):
@@ -98,8 +102,12 @@ class STFT(Node):
         if x is None or x.shape[0] != self.channels:
             x = self._zeros[:, :n]
         out = outs["out"]
-        out.count = stft_block(x, self._ring, self._state, self._hop, self._window, self._mode,
-                               out.data, *self._scratch.args())
+        if self._state[1] + n < self._hop:
+            # no frame completes in this block: only fill the ring (a cheaper call)
+            push_samples(x, self._ring, self._state, 0, self._hop)
+            out.count = 0
+        else:
+            out.count = stft_block(x, *self._args, out.data, *self._fft_args)
 
 
 class ISTFT(Node):

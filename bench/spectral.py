@@ -1,0 +1,134 @@
+"""Spectral and feature nodes: real-time factor on one thread, 60 s of 48 kHz audio.
+
+- streaming spectral.stft -> spectral.mel (n_fft 2048, hop 512, 128 mels, power, block 256),
+  nodes called block by block exactly as the engine calls them, vs
+  librosa.feature.melspectrogram on the whole file (same n_fft/hop/mels);
+- streaming feature.pitch (frame 2048, hop 512, fmin 50, fmax 2000, block 256) vs
+  librosa.yin and librosa.pyin on the whole file with the same frame, hop and range.
+
+RTF = compute seconds / audio seconds, best of N (pyin: best of PYIN_REPEATS, it is slow).
+Run with one thread and OpenBLAS at its own defaults:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+        python bench/spectral.py
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from neuropatch.engine.streams import allocate_buffer
+from neuropatch.engine.testing import FramesIn, prepare_node
+from neuropatch.nodes.spectral.mel import Mel
+from neuropatch.nodes.spectral.pitch import Pitch
+from neuropatch.nodes.spectral.stft import STFT
+
+SR = 48000
+BLOCK = 256
+
+
+def test_audio(seconds: float) -> np.ndarray:
+    """float32 [1, samples]: a gliding harmonic tone plus noise."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(SR * seconds)) / SR
+    f = 220.0 * 2 ** (np.sin(2 * np.pi * 0.1 * t))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    x = 0.3 * np.sin(phase) + 0.1 * np.sin(2 * phase) + 0.02 * rng.standard_normal(t.size)
+    return x.astype(np.float32)[None]
+
+
+def best_of(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def streaming_mel(x: np.ndarray):
+    """Prepare STFT and Mel once; return a callable streaming the whole signal through them."""
+    stft = STFT()
+    stft.set_param("output", "power")
+    ctx = prepare_node(stft, {"in": x}, SR, BLOCK)
+    frames = allocate_buffer(ctx.out_specs["out"], BLOCK)
+    mel = Mel()
+    mctx = prepare_node(mel, {"in": FramesIn(np.zeros((1,) + frames.data.shape[1:], np.float32), 512)}, SR, BLOCK)
+    mels = allocate_buffer(mctx.out_specs["out"], BLOCK)
+    blocks = [x[:, i:i + BLOCK] for i in range(0, x.shape[1] - BLOCK + 1, BLOCK)]
+    s_ins, s_outs, m_ins, m_outs = {"in": None}, {"out": frames}, {"in": frames}, {"out": mels}
+
+    def run():
+        stft.reset()
+        mel.reset()
+        for blk in blocks:
+            s_ins["in"] = blk
+            stft.process(s_ins, s_outs, BLOCK)
+            mel.process(m_ins, m_outs, BLOCK)
+    return run
+
+
+def streaming_pitch(x: np.ndarray):
+    node = Pitch()
+    node.set_param("hop", 512)
+    ctx = prepare_node(node, {"in": x}, SR, BLOCK)
+    outs = {k: allocate_buffer(s, BLOCK) for k, s in ctx.out_specs.items()}
+    blocks = [x[:, i:i + BLOCK] for i in range(0, x.shape[1] - BLOCK + 1, BLOCK)]
+    ins = {"in": None}
+
+    def run():
+        node.reset()
+        for blk in blocks:
+            ins["in"] = blk
+            node.process(ins, outs, BLOCK)
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--pyin-repeats", type=int, default=1)
+    args = ap.parse_args()
+    import librosa
+
+    x = test_audio(args.seconds)
+    y = x[0]
+    secs = args.seconds
+
+    run_mel = streaming_mel(x)
+    run_mel()  # compile / warm
+    ours_mel = best_of(run_mel, args.repeats)
+    librosa.feature.melspectrogram(y=y[:SR], sr=SR, n_fft=2048, hop_length=512, n_mels=128)
+    lib_mel = best_of(lambda: librosa.feature.melspectrogram(y=y, sr=SR, n_fft=2048, hop_length=512,
+                                                             n_mels=128), args.repeats)
+    run_pitch = streaming_pitch(x)
+    run_pitch()
+    ours_pitch = best_of(run_pitch, args.repeats)
+    lib_yin = best_of(lambda: librosa.yin(y, fmin=50, fmax=2000, sr=SR, frame_length=2048, hop_length=512),
+                      args.repeats)
+    lib_pyin = best_of(lambda: librosa.pyin(y, fmin=50, fmax=2000, sr=SR, frame_length=2048, hop_length=512),
+                       args.pyin_repeats)
+
+    rows = [
+        ("streaming stft+mel (block 256)", ours_mel),
+        ("librosa melspectrogram (whole file)", lib_mel),
+        ("streaming feature.pitch YIN (block 256)", ours_pitch),
+        ("librosa.yin (whole file)", lib_yin),
+        ("librosa.pyin (whole file)", lib_pyin),
+    ]
+    print(f"{secs:.0f} s of {SR} Hz mono audio, one thread, best of {args.repeats} "
+          f"(pyin best of {args.pyin_repeats})")
+    print(f"| {'what':42s} | seconds | RTF |")
+    print(f"|{'-' * 44}|---------|-----|")
+    for name, t in rows:
+        print(f"| {name:42s} | {t:7.3f} | {t / secs:.5f} |")
+    print(f"streaming mel / librosa mel: {ours_mel / lib_mel:.2f}x (target <= 1.5x)")
+    print(f"librosa.pyin / our pitch: {lib_pyin / ours_pitch:.0f}x faster (target >= 10x); "
+          f"librosa.yin / our pitch: {lib_yin / ours_pitch:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
