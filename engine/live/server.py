@@ -284,13 +284,14 @@ class EngineServer:
         self.generation += 1
         self.notes = list(schedule.notes)
         self.compile_error = None
-        if self.running and fade and old is not None:
+        if fade and old is not None and self.runtime.blocks > 0:
             fade_samples = int(round(self.config.crossfade_ms * 1e-3 * self.sr))
             self.runtime.post(("crossfade", Transition(old, schedule, fade_samples)))
         else:
             self.runtime.post(("swap", schedule))
-            if not self.running:
-                self.runtime._drain()   # nothing runs the audio side: install now
+        if not self.running:
+            self.runtime._drain()       # no audio thread runs: install now (the fade, if any,
+                                        # plays over the next pumped blocks)
 
     def _cmd_load(self, graph_doc, base_dir=None):
         graph = graph_from_dict(graph_doc, self.registry)
