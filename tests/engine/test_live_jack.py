@@ -184,3 +184,27 @@ def test_unrelated_edit_does_not_click_a_steady_sine_on_an_unchanged_path(proces
             return
     pytest.skip("an xrun hit every attempt (machine too loaded to judge clicks over JACK); "
                 "the offline crossfade tests still ran")
+
+
+def _cli(*args, timeout=60):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "neuropatch.app.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+
+
+def test_cli_lists_devices_and_runs_a_patch_printing_status_lines(jack_server, tmp_path):
+    from neuropatch.engine import save_patch
+
+    devices = _cli("devices")
+    assert devices.returncode == 0 and "JACK Audio Connection Kit" in devices.stdout
+    save_patch(gain_patch(), tmp_path / "gain.json")
+    run = _cli("run", tmp_path / "gain.json", "--seconds", "2.2", "--in-channels", "1", "--block", "256")
+    assert run.returncode == 0, run.stderr
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("load")]
+    assert len(lines) >= 2 and "xruns" in lines[0] and "latency" in lines[0]
+    bad_rate = _cli("run", tmp_path / "gain.json", "--seconds", "1", "--sr", "44100")
+    assert bad_rate.returncode == 2
+    assert "sample-rate mismatch" in bad_rate.stderr and "48000" in bad_rate.stderr
