@@ -37,6 +37,13 @@ FILE_NODE_HINTS = {
 }
 
 
+def bundles_dir() -> Path:
+    """Where opened bundles are extracted (beside the recovery folder)."""
+    from .recovery import recovery_dir
+
+    return recovery_dir().parent / "bundles"
+
+
 def settings() -> QSettings:
     return QSettings(APP_NAME, "editor")
 
@@ -248,19 +255,20 @@ class MainWindow(QMainWindow):
         return True
 
     def _open_bundle(self, path: Path) -> bool:
+        """Verify and extract a bundle into the per-user bundle folder, then open its patch."""
+        from neuropatch.engine.bundle import open_bundle
+        from neuropatch.engine.errors import NeuropatchError
+
         try:
-            from neuropatch.engine import bundle  # written alongside the CLI's bundle command
-        except ImportError:
-            self.report_error("Cannot open bundle", "this installation has no bundle support")
+            digest = file_sha256(path)[:12]
+        except OSError as exc:
+            self.report_error("Cannot open bundle", f"{path}: {exc.strerror or exc}")
             return False
-        opener = getattr(bundle, "open_bundle", None)
-        if opener is None:
-            self.report_error("Cannot open bundle", "this installation has no bundle reader")
-            return False
+        dest = bundles_dir() / f"{path.stem}-{digest}"
         try:
-            patch_file = opener(path)
-        except Exception as exc:  # bundle errors carry their own message
-            self.report_error("Cannot open bundle", f"{path}: {exc}")
+            patch_file = open_bundle(path, dest)
+        except (NeuropatchError, OSError) as exc:
+            self.report_error("Cannot open bundle", str(exc))
             return False
         return self.open_path(patch_file, ask_save=False)
 

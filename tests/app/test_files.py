@@ -106,3 +106,56 @@ def test_torchscript_drop_asks_for_trust_first(window, tmp_path):
         assert not asked and "RAVE" in window.errors[0]
     else:
         assert asked and "TorchScript" in asked[0]
+
+
+def test_dropping_a_bundle_verifies_extracts_and_opens_it(window, tmp_path):
+    from neuropatch.engine.bundle import write_bundle
+
+    src = tmp_path / "src"
+    src.mkdir()
+    sf.write(src / "loop.wav", np.zeros(480, np.float32), 48000)
+    patch = src / "p.json"
+    window.doc.add_node("io.file_player", (0, 0), resources={"file": {"path": "loop.wav"}})
+    window.save_as(patch)
+    write_bundle(patch, tmp_path / "shared.npbundle")
+    window.new_patch()
+    assert drop_files(window, [tmp_path / "shared.npbundle"])
+    assert window.doc.path is not None and window.doc.path != patch
+    (spec,) = window.doc.graph.nodes.values()
+    assert (window.doc.path.parent / spec.resources["file"]["path"]).is_file()
+    window.validate()
+    assert window.scene.errors == {}
+
+
+def test_a_corrupt_bundle_is_an_error_message(window, tmp_path):
+    bad = tmp_path / "bad.npbundle"
+    bad.write_bytes(b"not a zip")
+    assert not window.open_path(bad)
+    assert "not a readable bundle" in window.errors[0]
+
+
+def test_command_line_patch_argument_opens_the_editor_with_it(monkeypatch):
+    from neuropatch.app import cli, editor_main
+
+    seen = []
+    monkeypatch.setattr(editor_main, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.main(["patches/hello_tone.json"]) == 0
+    assert seen == [["patches/hello_tone.json"]]
+
+
+def test_editor_main_opens_the_given_patch(monkeypatch, qapp):
+    from PySide6.QtWidgets import QApplication
+
+    from neuropatch.app import editor_main
+    from neuropatch.app.editor import main_window
+
+    opened = []
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    real_open = main_window.MainWindow.open_path
+    monkeypatch.setattr(main_window.MainWindow, "open_path",
+                        lambda self, p, ask_save=True: opened.append((self, str(p))) or real_open(self, p, ask_save))
+    src = main_window.Path(__file__).resolve().parents[2] / "patches" / "hello_tone.json"
+    assert editor_main.main([str(src)]) == 0
+    (w, path), = opened
+    assert path == str(src) and w.doc.path == src
+    w.close()
