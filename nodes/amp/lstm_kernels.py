@@ -60,6 +60,34 @@ class LSTMProgram:
 
 
 @njit(cache=True, fastmath=False)
+def _gates(ifgo, c_row, h_row, hidden, fast):
+    """Activations of one step, each loop over contiguous gates (vectorises)."""
+    g2, g3 = 2 * hidden, 3 * hidden
+    if fast:
+        for r in range(g2):
+            ifgo[r] = sigmoid_mode(ifgo[r], True)
+        for r in range(g2, g3):
+            ifgo[r] = tanh_mode(ifgo[r], True)
+        for r in range(g3, 4 * hidden):
+            ifgo[r] = sigmoid_mode(ifgo[r], True)
+    else:
+        for r in range(g2):
+            ifgo[r] = sigmoid_mode(ifgo[r], False)
+        for r in range(g2, g3):
+            ifgo[r] = tanh_mode(ifgo[r], False)
+        for r in range(g3, 4 * hidden):
+            ifgo[r] = sigmoid_mode(ifgo[r], False)
+    for k in range(hidden):
+        c_row[k] = ifgo[hidden + k] * c_row[k] + ifgo[k] * ifgo[g2 + k]
+    if fast:
+        for k in range(hidden):
+            h_row[k] = ifgo[g3 + k] * tanh_mode(c_row[k], True)
+    else:
+        for k in range(hidden):
+            h_row[k] = ifgo[g3 + k] * tanh_mode(c_row[k], False)
+
+
+@njit(cache=True, fastmath=False)
 def lstm_block(x, y, n, wt, b, in_size, h, c, head_w, head_b, xh, ifgo, skip, fast):
     """Run n samples. wt [L, rows, 4H], b [L, 4H], h/c [L, H] updated in place."""
     n_layers, hidden = h.shape[0], h.shape[1]
@@ -67,6 +95,7 @@ def lstm_block(x, y, n, wt, b, in_size, h, c, head_w, head_b, xh, ifgo, skip, fa
     for t in range(n):
         for layer in range(n_layers):
             nin = in_size[layer]
+            wl = wt[layer]
             if layer == 0:
                 xh[0] = x[t]
             else:
@@ -78,16 +107,10 @@ def lstm_block(x, y, n, wt, b, in_size, h, c, head_w, head_b, xh, ifgo, skip, fa
                 ifgo[r] = b[layer, r]
             for j in range(nin + hidden):
                 v = xh[j]
+                row = wl[j]
                 for r in range(g4):
-                    ifgo[r] += wt[layer, j, r] * v
-            for k in range(hidden):
-                ig = sigmoid_mode(ifgo[k], fast)
-                fg = sigmoid_mode(ifgo[hidden + k], fast)
-                gg = tanh_mode(ifgo[2 * hidden + k], fast)
-                og = sigmoid_mode(ifgo[3 * hidden + k], fast)
-                ck = fg * c[layer, k] + ig * gg
-                c[layer, k] = ck
-                h[layer, k] = og * tanh_mode(ck, fast)
+                    ifgo[r] += row[r] * v
+            _gates(ifgo, c[layer], h[layer], hidden, fast)
         acc = head_b
         last = n_layers - 1
         for k in range(hidden):
