@@ -155,3 +155,25 @@ def test_zoom_is_limited_and_frame_all_shows_every_node(window, qtbot):
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
     for item in window.scene.node_items.values():
         assert visible.contains(item.sceneBoundingRect())
+
+
+def test_rubber_band_selects_and_dragging_moves_all_in_one_undo_step(window, qtbot):
+    a = drop_node(window, "gen.noise", (200, 200))
+    b = drop_node(window, "util.gain", (400, 300))
+    far = drop_node(window, "util.gain", (700, 600))
+    drag(window, QPoint(150, 150), QPoint(600, 450))       # empty canvas: rubber band
+    assert sorted(window.scene.selected_node_ids()) == sorted([a, b])
+    before = {n: list(window.doc.graph.nodes[n].ui["pos"]) for n in (a, b, far)}
+    depth = window.doc.undo_stack.count()
+    start = header_pos(window, a)
+    drag(window, start, start + QPoint(50, 20))
+    assert window.doc.undo_stack.count() == depth + 1
+    assert window.doc.undo_stack.text(depth) == "Move 2 nodes"
+    z = window.view.zoom()
+    for n in (a, b):
+        x, y = window.doc.graph.nodes[n].ui["pos"]
+        assert (x - before[n][0], y - before[n][1]) == pytest.approx((50 / z, 20 / z))
+    assert window.doc.graph.nodes[far].ui["pos"] == before[far]
+    window.doc.undo_stack.undo()
+    assert {n: list(window.doc.graph.nodes[n].ui["pos"]) for n in (a, b, far)} == before
+    assert window.scene.mismatches() == []
