@@ -94,7 +94,7 @@ def test_a_thousand_random_edits_keep_view_and_graph_identical(window):
     assert len(window.doc.graph.nodes) > 5 and window.doc.graph.edges
     final = window.doc.graph.copy()
     stack = window.doc.undo_stack
-    top = stack.index()           # the session may end with undone steps above it
+    top = stack.index()           # the edits may end with undone steps above it
     while stack.canUndo():
         stack.undo()
     assert not window.doc.graph.nodes and window.scene.mismatches() == []
