@@ -21,6 +21,7 @@ def test_example_patch_opens_without_warnings_and_renders_a_screenshot(window, q
     assert window.scene.mismatches() == []
     assert len(window.scene.node_items) == len(window.doc.graph.nodes) > 0
     SHOTS.mkdir(parents=True, exist_ok=True)
+    window.statusBar().clearMessage()   # the load time varies; keep the images stable
     image = window.grab()
     out = SHOTS / f"{patch.stem}.png"
     assert image.save(str(out))
@@ -33,5 +34,6 @@ def test_readme_screenshot_shows_a_patch_with_the_inspector(window, qtbot):
     assert window.inspector.node_id == "mix"
     window.view.frame_all()
     qtbot.wait(50)
+    window.statusBar().clearMessage()
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert window.grab().save(str(SHOTS / "editor.png"))

@@ -16,8 +16,10 @@ def active_timers(window):
     return [t for t in window.findChildren(QTimer) if t.isActive() and not isinstance(t.parent(), QStatusBar)]
 
 
-def test_stopped_editor_runs_no_timers_and_stays_idle(window, qtbot):
-    assert window.open_path(REPO / "patches" / "hello_mixer.json")
+def test_stopped_editor_runs_no_timers_and_stays_idle(window, qtbot, tmp_path):
+    patch = tmp_path / "mixer.json"
+    patch.write_bytes((REPO / "patches" / "hello_mixer.json").read_bytes())
+    assert window.open_path(patch)
     window.show_visualizer("mix", "out", "spectrogram")
     window.show_visualizer("low", "out", inline=True)
     window.doc.set_param("mix", "gain1_db", -3.0)
