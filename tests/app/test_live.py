@@ -168,3 +168,15 @@ def test_real_engine_plays_a_patch_offline_and_feeds_a_scope(window, qtbot):
     finally:
         window.live.stop()
     assert not window.live.frame_timer.isActive()
+
+
+def test_audio_settings_dialog_returns_the_chosen_values(qtbot):
+    from neuropatch.app.editor.settings_dialog import AudioSettingsDialog
+
+    dlg = AudioSettingsDialog({"sample_rate": 44100, "block_size": 128, "mode": "thread",
+                               "backend": "offline"})
+    qtbot.addWidget(dlg)
+    v = dlg.values()
+    assert (v["sample_rate"], v["block_size"], v["mode"], v["backend"]) == (44100, 128, "thread", "offline")
+    dlg.block.setCurrentIndex(dlg.block.findData(512))
+    assert dlg.values()["block_size"] == 512
