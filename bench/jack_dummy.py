@@ -17,6 +17,13 @@ class JackDummy:
                                       "-p", str(self.period)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         os.environ["JACK_DEFAULT_SERVER"] = self.name
+        try:
+            return self._wait_ready()
+        except BaseException:
+            self.proc.kill()
+            raise
+
+    def _wait_ready(self):
         import jack
 
         deadline = time.monotonic() + 15
