@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
+import PySide6  # noqa: F401  (a hard dependency: fail loudly when missing)
+import pytestqt  # noqa: F401
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -34,7 +34,6 @@ def test_stopped_editor_runs_no_timers_and_stays_idle(window, qtbot, tmp_path):
 
 
 def test_visualizers_draw_what_they_are_fed():
-    pytest.importorskip("pyqtgraph")
     from neuropatch.app.editor import visualizers as v
 
     sr = 48000
@@ -157,7 +156,6 @@ def test_transport_is_disabled_with_a_reason_when_the_engine_is_missing(window, 
 
 @pytest.mark.slow
 def test_real_engine_plays_a_patch_offline_and_feeds_a_scope(window, qtbot):
-    pytest.importorskip("neuropatch.engine.live")
     assert window.open_path(REPO / "patches" / "hello_tone.json")
     window.live.configure({"mode": "thread", "backend": "offline"})
     dock = window.show_visualizer("gain", "out", "scope")

@@ -23,7 +23,7 @@ JACK_PERIOD = 256
 def jack_server():
     """Name of a running JACK dummy server (48 kHz, 256-sample periods) for this test run."""
     if shutil.which("jackd") is None:
-        pytest.skip("jackd is not installed (apt install jackd2) — live JACK tests need it")
+        pytest.fail("jackd is not installed (apt install jackd2): the live JACK tests need it")
     name = f"np_t{os.getpid()}"
     log = open(os.devnull, "w")
     proc = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(JACK_RATE),

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import lfilter
 
-pytest.importorskip("torch")
+import torch  # noqa: F401,E402  (the test command installs the CPU build first)
 
 from neuropatch.app.cli import main  # noqa: E402
 from neuropatch.engine.testing import run_node  # noqa: E402

@@ -108,10 +108,10 @@ def render_notes(tmp_path, program):
     return audio.mean(axis=1), spans
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None or not SOUNDFONT.exists(),
-                    reason="needs fluidsynth and the FluidR3_GM soundfont")
 @pytest.mark.parametrize("instrument", sorted(PROGRAMS))
 def test_pitch_tracks_rendered_instrument_notes(instrument, tmp_path):
+    assert shutil.which("fluidsynth") and SOUNDFONT.exists(), \
+        "needs fluidsynth and the FluidR3_GM soundfont (apt install fluidsynth fluid-soundfont-gm)"
     audio, spans = render_notes(tmp_path, PROGRAMS[instrument])
     out = run_node(make_pitch(fmin=60.0, fmax=1500.0), {"in": audio[None]}, SR, 256)
     est = out["out"][:, 0, 0]
