@@ -81,7 +81,7 @@ def sigmoid_mode(x, fast):
     return _HALF + _HALF * tanh_mode(_HALF * x, fast)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def apply_activation(buf, count, code, params, fast):
     """In place on ``buf[:count]`` (float32, flat). ``params`` float32 [4]; ``fast`` selects
     the tanh flavour for Tanh/Sigmoid/SiLU. One branch per call, none per element."""

@@ -9,44 +9,59 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .activations import sigmoid_mode, tanh_mode
+from .activations import tanh_exact, tanh_fast
 from .nam_format import LinearSpec, LSTMSpec
 
 
 class LSTMProgram:
-    """Flattened stacked LSTM with its state. Layer l: ``wt[l] [in_max+H, 4H]`` (rows past the
-    layer's input size are zero), ``b [L, 4H]``, state ``h, c [L, H]``."""
+    """Flattened stacked LSTM with its state.
+
+    Layer l owns ``rows = in_max + H`` rows of ``4H`` gate weights in the flat ``wt``
+    (row-major ``[L, rows, 4H]``, rows past the layer's input size are zero), ``b [L*4H]`` and
+    the step vector ``xh [L, rows]`` whose first ``in_size[l]`` entries are the layer input
+    and the next ``H`` entries its hidden state ``h``; cell states ``c [L*H]``."""
 
     def __init__(self, spec: LSTMSpec):
         n_layers, hidden = len(spec.layers), spec.hidden_size
         self.hidden = hidden
+        self.n_layers = n_layers
         self.in_size = np.array([spec.input_size if i == 0 else hidden for i in range(n_layers)], np.int64)
         rows = max(spec.input_size, hidden) + hidden
-        self.wt = np.zeros((n_layers, rows, 4 * hidden), np.float32)
-        self.b = np.zeros((n_layers, 4 * hidden), np.float32)
+        self.rows = rows
+        wt = np.zeros((n_layers, rows, 4 * hidden), np.float32)
+        b = np.zeros((n_layers, 4 * hidden), np.float32)
         self.h0 = np.zeros((n_layers, hidden), np.float32)
         self.c0 = np.zeros((n_layers, hidden), np.float32)
-        for i, (w, b, h0, c0) in enumerate(spec.layers):
+        for i, (w, bias, h0, c0) in enumerate(spec.layers):
             nin = int(self.in_size[i])
-            self.wt[i, :nin] = w[:, :nin].T
-            self.wt[i, nin:nin + hidden] = w[:, nin:].T
-            self.b[i], self.h0[i], self.c0[i] = b, h0, c0
+            wt[i, :nin] = w[:, :nin].T
+            wt[i, nin:nin + hidden] = w[:, nin:].T
+            b[i], self.h0[i], self.c0[i] = bias, h0, c0
+        self.wt = wt.ravel()
+        self.b = b.ravel()
         self.head_w = np.ascontiguousarray(spec.head_w[0], np.float32)
         self.head_b = np.float32(spec.head_b[0])
         self.skip = bool(spec.skip)
         self.prewarm_samples = int(spec.prewarm_samples)
-        self.h = np.zeros_like(self.h0)
-        self.c = np.zeros_like(self.c0)
-        self.xh = np.zeros(rows, np.float32)
+        self.xh = np.zeros(n_layers * rows, np.float32)
+        self.c = np.zeros(n_layers * hidden, np.float32)
         self.ifgo = np.zeros(4 * hidden, np.float32)
         self._zeros = np.zeros(4096, np.float32)
         self._sink = np.zeros(4096, np.float32)
 
+    @property
+    def h(self) -> np.ndarray:
+        """Hidden states, a copy ``[L, H]``."""
+        return np.stack([self.xh[l * self.rows + self.in_size[l]:][:self.hidden] for l in range(self.n_layers)])
+
     def reset(self) -> None:
         """The file's initial state, then the reference core's prewarm silence (NAM: half a
         second at the model rate; GuitarML: none, the state starts at zero)."""
-        self.h[:] = self.h0
-        self.c[:] = self.c0
+        self.xh.fill(0.0)
+        for l in range(self.n_layers):
+            s = l * self.rows + int(self.in_size[l])
+            self.xh[s:s + self.hidden] = self.h0[l]
+        self.c[:] = self.c0.ravel()
         remaining = self.prewarm_samples
         while remaining > 0:
             n = min(remaining, self._zeros.size)
@@ -55,66 +70,85 @@ class LSTMProgram:
 
     def process(self, x: np.ndarray, y: np.ndarray, fast: bool) -> None:
         """x: float32 [n] -> y: float32 [n]."""
-        lstm_block(x, y, x.shape[0], self.wt, self.b, self.in_size, self.h, self.c, self.head_w,
-                   self.head_b, self.xh, self.ifgo, self.skip, fast)
+        lstm_block(x, y, x.shape[0], self.wt, self.b, self.in_size, self.n_layers, self.hidden,
+                   self.rows, self.xh, self.c, self.head_w, self.head_b, self.ifgo, self.skip, fast)
 
 
-@njit(cache=True, fastmath=False)
-def _gates(ifgo, c_row, h_row, hidden, fast):
-    """Activations of one step, each loop over contiguous gates (vectorises)."""
-    g2, g3 = 2 * hidden, 3 * hidden
-    if fast:
-        for r in range(g2):
-            ifgo[r] = sigmoid_mode(ifgo[r], True)
-        for r in range(g2, g3):
-            ifgo[r] = tanh_mode(ifgo[r], True)
-        for r in range(g3, 4 * hidden):
-            ifgo[r] = sigmoid_mode(ifgo[r], True)
-    else:
-        for r in range(g2):
-            ifgo[r] = sigmoid_mode(ifgo[r], False)
-        for r in range(g2, g3):
-            ifgo[r] = tanh_mode(ifgo[r], False)
-        for r in range(g3, 4 * hidden):
-            ifgo[r] = sigmoid_mode(ifgo[r], False)
-    for k in range(hidden):
-        c_row[k] = ifgo[hidden + k] * c_row[k] + ifgo[k] * ifgo[g2 + k]
-    if fast:
-        for k in range(hidden):
-            h_row[k] = ifgo[g3 + k] * tanh_mode(c_row[k], True)
-    else:
-        for k in range(hidden):
-            h_row[k] = ifgo[g3 + k] * tanh_mode(c_row[k], False)
+@njit(cache=True, fastmath=False, error_model="numpy")
+def lstm_block(x, y, n, wt, b, in_size, n_layers, hidden, rows, xh, c, head_w, head_b, ifgo, skip, fast):
+    """Run n samples (all arrays flat float32, layout as in :class:`LSTMProgram`).
 
-
-@njit(cache=True, fastmath=False)
-def lstm_block(x, y, n, wt, b, in_size, h, c, head_w, head_b, xh, ifgo, skip, fast):
-    """Run n samples. wt [L, rows, 4H], b [L, 4H], h/c [L, H] updated in place."""
-    n_layers, hidden = h.shape[0], h.shape[1]
-    g4 = 4 * hidden
+    Per step and layer: ``ifgo = b + sum_j xh[j] * wt[j, :]`` (rows in order, the inner loop
+    over 4H contiguous gates), then one loop over the H units computes the four gate
+    activations, ``c = f*c + i*g`` and ``h = o*tanh(c)`` (written into ``xh`` of this layer
+    and of the next). Offsets are unsigned so that numba emits no negative-index fix-up
+    (which would turn contiguous loads into gathers)."""
+    g4 = np.uint64(4 * hidden)
+    hid = np.uint64(hidden)
+    one, two, three, four = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
+    g2, g3 = two * hid, three * hid
+    nrows = np.uint64(rows)
+    half = np.float32(0.5)
     for t in range(n):
-        for layer in range(n_layers):
-            nin = in_size[layer]
-            wl = wt[layer]
-            if layer == 0:
-                xh[0] = x[t]
-            else:
-                for j in range(hidden):
-                    xh[j] = h[layer - 1, j]
-            for j in range(hidden):
-                xh[nin + j] = h[layer, j]
+        xh[0] = x[t]
+        for li in range(n_layers):
+            layer = np.uint64(li)
+            nin = np.uint64(in_size[li])
+            xo = layer * nrows
+            wo = layer * nrows * g4
+            bo = layer * g4
             for r in range(g4):
-                ifgo[r] = b[layer, r]
-            for j in range(nin + hidden):
-                v = xh[j]
-                row = wl[j]
+                ifgo[r] = b[bo + r]
+            m = nin + hid
+            j = np.uint64(0)
+            while j + four <= m:
+                v0, v1, v2, v3 = xh[xo + j], xh[xo + j + one], xh[xo + j + two], xh[xo + j + three]
+                w0 = wo + j * g4
+                w1 = w0 + g4
+                w2 = w1 + g4
+                w3 = w2 + g4
                 for r in range(g4):
-                    ifgo[r] += row[r] * v
-            _gates(ifgo, c[layer], h[layer], hidden, fast)
+                    acc = ifgo[r]
+                    acc += wt[w0 + r] * v0
+                    acc += wt[w1 + r] * v1
+                    acc += wt[w2 + r] * v2
+                    acc += wt[w3 + r] * v3
+                    ifgo[r] = acc
+                j += four
+            while j < m:
+                v0 = xh[xo + j]
+                w0 = wo + j * g4
+                for r in range(g4):
+                    ifgo[r] += wt[w0 + r] * v0
+                j += one
+            co = layer * hid
+            ho = xo + nin
+            if fast:
+                for k in range(hid):
+                    ig = half + half * tanh_fast(half * ifgo[k])
+                    fg = half + half * tanh_fast(half * ifgo[hid + k])
+                    gg = tanh_fast(ifgo[g2 + k])
+                    og = half + half * tanh_fast(half * ifgo[g3 + k])
+                    cv = fg * c[co + k] + ig * gg
+                    c[co + k] = cv
+                    xh[ho + k] = og * tanh_fast(cv)
+            else:
+                for k in range(hid):
+                    ig = half + half * tanh_exact(half * ifgo[k])
+                    fg = half + half * tanh_exact(half * ifgo[hid + k])
+                    gg = tanh_exact(ifgo[g2 + k])
+                    og = half + half * tanh_exact(half * ifgo[g3 + k])
+                    cv = fg * c[co + k] + ig * gg
+                    c[co + k] = cv
+                    xh[ho + k] = og * tanh_exact(cv)
+            if li + 1 < n_layers:
+                nxt = (layer + one) * nrows
+                for k in range(hid):
+                    xh[nxt + k] = xh[ho + k]
+        last = np.uint64(n_layers - 1) * nrows + np.uint64(in_size[n_layers - 1])
         acc = head_b
-        last = n_layers - 1
-        for k in range(hidden):
-            acc += head_w[k] * h[last, k]
+        for k in range(hid):
+            acc += head_w[k] * xh[last + k]
         if skip:
             acc += x[t]
         y[t] = acc
@@ -140,7 +174,7 @@ class LinearProgram:
         fir_block(x, y, x.shape[0], self.taps, self.bias, self.buf, self.pos)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def fir_block(x, y, n, taps, bias, buf, pos):
     k_size = taps.shape[0]
     p = pos[0]

@@ -152,7 +152,7 @@ class WaveNetProgram:
 # ---- kernels ---------------------------------------------------------------------------------
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def _rewind(state, rings, length, pos, n):
     """Move each ring's history to the front when the block would run past the end."""
     p = pos[0]
@@ -170,7 +170,7 @@ def _rewind(state, rings, length, pos, n):
     pos[0] = h_max
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def _gather(state, ring_off, channels, length, p, k_size, dilation, g, n):
     """Taps of a dilated causal conv: g[(k*C + c)*n + t] = ring[c, p + t - d*(K-1-k)]."""
     for k in range(k_size):
@@ -182,7 +182,7 @@ def _gather(state, ring_off, channels, length, p, k_size, dilation, g, n):
                 g[dst + t] = state[src + t]
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def _matmul(weights, w_off, rows, cols, src, n, out):
     """out[:rows*n] = W[rows, cols] @ src[cols, n] (flat, contiguous)."""
     a = weights[w_off:w_off + rows * cols].reshape((rows, cols))
@@ -191,7 +191,7 @@ def _matmul(weights, w_off, rows, cols, src, n, out):
     np.dot(a, b, o)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def _add_bias(weights, b_off, rows, out, n):
     for r in range(rows):
         bv = weights[b_off + r]
@@ -199,7 +199,7 @@ def _add_bias(weights, b_off, rows, out, n):
             out[r * n + t] += bv
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def wavenet_block(x, y, n, weights, arrays, layers, posts, actp, rings, state, length, pos, head_scale,
                   g, z, tbuf, hbuf, inbuf, ho, fast):
     """One block of the WaveNet. x, y: float32 [n]; everything else as built by WaveNetProgram."""
