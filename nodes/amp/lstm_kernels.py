@@ -74,7 +74,7 @@ class LSTMProgram:
                    self.rows, self.xh, self.c, self.head_w, self.head_b, self.ifgo, self.skip, fast)
 
 
-@njit(cache=True, fastmath=False, error_model="numpy")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def lstm_block(x, y, n, wt, b, in_size, n_layers, hidden, rows, xh, c, head_w, head_b, ifgo, skip, fast):
     """Run n samples (all arrays flat float32, layout as in :class:`LSTMProgram`).
 
@@ -82,7 +82,7 @@ def lstm_block(x, y, n, wt, b, in_size, n_layers, hidden, rows, xh, c, head_w, h
     over 4H contiguous gates), then one loop over the H units computes the four gate
     activations, ``c = f*c + i*g`` and ``h = o*tanh(c)`` (written into ``xh`` of this layer
     and of the next). Offsets are unsigned so that numba emits no negative-index fix-up
-    (which would turn contiguous loads into gathers)."""
+    (which would turn contiguous loads into gathers); multiply-adds may fuse (FMA)."""
     g4 = np.uint64(4 * hidden)
     hid = np.uint64(hidden)
     one, two, three, four = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
