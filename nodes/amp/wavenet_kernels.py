@@ -150,6 +150,11 @@ class WaveNetProgram:
 
 
 # ---- kernels ---------------------------------------------------------------------------------
+# Offsets into the flat buffers are unsigned (``_u``): numba adds a negative-index fix-up to
+# every signed index it cannot prove non-negative, and that select turns contiguous vector
+# loads and stores into gathers and scatters.
+
+_u = np.uint64
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -162,23 +167,26 @@ def _rewind(state, rings, length, pos, n):
     for r in range(rings.shape[0]):
         h_max = max(h_max, rings[r, 2])
     for r in range(rings.shape[0]):
-        off, ch, hist = rings[r, 0], rings[r, 1], rings[r, 2]
+        off, ch, hist = _u(rings[r, 0]), rings[r, 1], _u(rings[r, 2])
         for c in range(ch):
-            base = off + c * length
+            base = off + _u(c) * _u(length)
+            dst = base + _u(h_max) - hist
+            src = base + _u(p) - hist
             for t in range(hist):
-                state[base + h_max - hist + t] = state[base + p - hist + t]
+                state[dst + t] = state[src + t]
     pos[0] = h_max
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _gather(state, ring_off, channels, length, p, k_size, dilation, g, n):
     """Taps of a dilated causal conv: g[(k*C + c)*n + t] = ring[c, p + t - d*(K-1-k)]."""
+    nn = _u(n)
     for k in range(k_size):
-        shift = dilation * (k_size - 1 - k)
+        shift = _u(dilation * (k_size - 1 - k))
         for c in range(channels):
-            src = ring_off + c * length + p - shift
-            dst = (k * channels + c) * n
-            for t in range(n):
+            src = _u(ring_off) + _u(c) * _u(length) + _u(p) - shift
+            dst = _u(k * channels + c) * nn
+            for t in range(nn):
                 g[dst + t] = state[src + t]
 
 
@@ -193,10 +201,23 @@ def _matmul(weights, w_off, rows, cols, src, n, out):
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _add_bias(weights, b_off, rows, out, n):
+    nn = _u(n)
     for r in range(rows):
         bv = weights[b_off + r]
-        for t in range(n):
-            out[r * n + t] += bv
+        o = _u(r) * nn
+        for t in range(nn):
+            out[o + t] += bv
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _to_ring(state, ring_off, length, p, src, rows, n):
+    """ring[c, p:p+n] = src[c*n : (c+1)*n] for c < rows."""
+    nn = _u(n)
+    for c in range(rows):
+        d = _u(ring_off) + _u(c) * _u(length) + _u(p)
+        s = _u(c) * nn
+        for t in range(nn):
+            state[d + t] = src[s + t]
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -205,34 +226,36 @@ def wavenet_block(x, y, n, weights, arrays, layers, posts, actp, rings, state, l
     """One block of the WaveNet. x, y: float32 [n]; everything else as built by WaveNetProgram."""
     _rewind(state, rings, length, pos, n)
     p = pos[0]
+    nn = _u(n)
+    pu = _u(p)
+    lu = _u(length)
     n_arrays = arrays.shape[0]
-    for i in range(n):
+    for i in range(nn):
         inbuf[i] = x[i]
     for ai in range(n_arrays):
         a = arrays[ai]
         c_ch, b_ch = a[A_C], a[A_B]
         head_in = a[A_HEAD_IN]
-        head_ring = rings[a[A_HEAD_RING], 0]
+        head_ring = _u(rings[a[A_HEAD_RING], 0])
         # rechannel: array input [in, n] -> first layer's ring
         _matmul(weights, a[A_RECH_W], c_ch, a[A_IN], inbuf, n, tbuf)
-        ring0 = rings[layers[a[A_FIRST], L_RING], 0]
-        for c in range(c_ch):
-            for t in range(n):
-                state[ring0 + c * length + p + t] = tbuf[c * n + t]
+        _to_ring(state, rings[layers[a[A_FIRST], L_RING], 0], length, p, tbuf, c_ch, n)
         # head accumulator: zero (first array) or the previous array's head output
         for c in range(head_in):
-            base = head_ring + c * length + p
+            base = head_ring + _u(c) * lu + pu
             if ai == 0:
-                for t in range(n):
+                for t in range(nn):
                     state[base + t] = 0.0
             else:
-                for t in range(n):
-                    state[base + t] = ho[c * n + t]
+                src = _u(c) * nn
+                for t in range(nn):
+                    state[base + t] = ho[src + t]
         for li in range(a[A_NL]):
             lr = layers[a[A_FIRST] + li]
             k_size, dil, gate = lr[L_K], lr[L_D], lr[L_GATE]
             zc = 2 * b_ch if gate != 0 else b_ch
-            ring = rings[lr[L_RING], 0]
+            bz = _u(b_ch) * nn
+            ring = _u(rings[lr[L_RING], 0])
             # dilated conv as one contraction over all taps
             _gather(state, ring, c_ch, length, p, k_size, dil, g, n)
             _matmul(weights, lr[L_CONV_W], zc, k_size * c_ch, g, n, z)
@@ -241,8 +264,9 @@ def wavenet_block(x, y, n, weights, arrays, layers, posts, actp, rings, state, l
             for r in range(zc):
                 bv = weights[lr[L_CONV_B] + r]
                 mv = weights[mix + r]
-                for t in range(n):
-                    z[r * n + t] += bv + mv * x[t]
+                o = _u(r) * nn
+                for t in range(nn):
+                    z[o + t] += bv + mv * x[t]
             # activation / gating into z[:B]
             if gate == 0:
                 apply_activation(z, b_ch * n, lr[L_ACT], actp[lr[L_ACTP]:lr[L_ACTP] + 4], fast)
@@ -251,72 +275,68 @@ def wavenet_block(x, y, n, weights, arrays, layers, posts, actp, rings, state, l
                 apply_activation(z[b_ch * n:], b_ch * n, lr[L_SEC], secp, fast)
                 if gate == 1:
                     apply_activation(z, b_ch * n, lr[L_ACT], actp[lr[L_ACTP]:lr[L_ACTP] + 4], fast)
-                    for i in range(b_ch * n):
-                        z[i] *= z[b_ch * n + i]
+                    for i in range(bz):
+                        z[i] *= z[bz + i]
                 else:
-                    for i in range(b_ch * n):
+                    for i in range(bz):
                         hbuf[i] = z[i]
                     apply_activation(z, b_ch * n, lr[L_ACT], actp[lr[L_ACTP]:lr[L_ACTP] + 4], fast)
-                    for i in range(b_ch * n):
-                        alpha = z[b_ch * n + i]
+                    for i in range(bz):
+                        alpha = z[bz + i]
                         z[i] = alpha * z[i] + (np.float32(1.0) - alpha) * hbuf[i]
             # residual: next input = input (+ layer1x1(z))
             if lr[L_HAS_L1]:
                 _matmul(weights, lr[L_L1_W], c_ch, b_ch, z, n, tbuf)
-                _add_bias(weights, lr[L_L1_B], c_ch, tbuf, n)
+                l1b = lr[L_L1_B]
                 for c in range(c_ch):
-                    src = ring + c * length + p
-                    for t in range(n):
-                        tbuf[c * n + t] += state[src + t]
+                    src = ring + _u(c) * lu + pu
+                    o = _u(c) * nn
+                    bv = weights[l1b + c]
+                    for t in range(nn):
+                        tbuf[o + t] = (tbuf[o + t] + bv) + state[src + t]
             else:
                 for c in range(c_ch):
-                    src = ring + c * length + p
-                    for t in range(n):
-                        tbuf[c * n + t] = state[src + t]
+                    src = ring + _u(c) * lu + pu
+                    o = _u(c) * nn
+                    for t in range(nn):
+                        tbuf[o + t] = state[src + t]
             if li + 1 < a[A_NL]:
-                nxt = rings[layers[a[A_FIRST] + li + 1, L_RING], 0]
-                for c in range(c_ch):
-                    for t in range(n):
-                        state[nxt + c * length + p + t] = tbuf[c * n + t]
+                _to_ring(state, rings[layers[a[A_FIRST] + li + 1, L_RING], 0], length, p, tbuf, c_ch, n)
             else:
-                for i in range(c_ch * n):
+                for i in range(_u(c_ch) * nn):
                     inbuf[i] = tbuf[i]
             # skip to the head
             if lr[L_HAS_H1]:
                 h1 = lr[L_H1_OUT]
                 _matmul(weights, lr[L_H1_W], h1, b_ch, z, n, hbuf)
                 _add_bias(weights, lr[L_H1_B], h1, hbuf, n)
-                for c in range(h1):
-                    base = head_ring + c * length + p
-                    for t in range(n):
-                        state[base + t] += hbuf[c * n + t]
+                skip, rows = hbuf, h1
             else:
-                for c in range(b_ch):
-                    base = head_ring + c * length + p
-                    for t in range(n):
-                        state[base + t] += z[c * n + t]
+                skip, rows = z, b_ch
+            for c in range(rows):
+                base = head_ring + _u(c) * lu + pu
+                o = _u(c) * nn
+                for t in range(nn):
+                    state[base + t] += skip[o + t]
         # head rechannel (causal conv, kernel A_HEAD_K, dilation A_HEAD_D)
         _gather(state, head_ring, head_in, length, p, a[A_HEAD_K], a[A_HEAD_D], g, n)
         _matmul(weights, a[A_HEAD_W], a[A_HEAD_SIZE], a[A_HEAD_K] * head_in, g, n, ho)
         _add_bias(weights, a[A_HEAD_B], a[A_HEAD_SIZE], ho, n)
     # output: head_scale * head, or through the post-stack head
     if posts.shape[0] == 0:
-        for t in range(n):
+        for t in range(nn):
             y[t] = head_scale * ho[t]
     else:
-        for i in range(arrays[n_arrays - 1, A_HEAD_SIZE] * n):
+        for i in range(_u(arrays[n_arrays - 1, A_HEAD_SIZE]) * nn):
             ho[i] *= head_scale
         for si in range(posts.shape[0]):
             st = posts[si]
             cin, cout = st[P_CIN], st[P_COUT]
             apply_activation(ho, cin * n, st[P_ACT], actp[st[P_ACTP]:st[P_ACTP] + 4], fast)
-            sring = rings[st[P_RING], 0]
-            for c in range(cin):
-                for t in range(n):
-                    state[sring + c * length + p + t] = ho[c * n + t]
-            _gather(state, sring, cin, length, p, st[P_K], 1, g, n)
+            _to_ring(state, rings[st[P_RING], 0], length, p, ho, cin, n)
+            _gather(state, rings[st[P_RING], 0], cin, length, p, st[P_K], 1, g, n)
             _matmul(weights, st[P_W], cout, st[P_K] * cin, g, n, ho)
             _add_bias(weights, st[P_B], cout, ho, n)
-        for t in range(n):
+        for t in range(nn):
             y[t] = ho[t]
     pos[0] = p + n
