@@ -91,7 +91,7 @@ def cmd_render(args) -> int:
             return _fail(str(exc))
     if not args.quiet:
         secs = out.shape[1] / sr
-        print(f"rendered {secs:.2f} s in {elapsed:.2f} s ({secs / max(elapsed, 1e-9):.0f}x real time)"
+        print(f"rendered {secs:.2f} s in {elapsed:.2f} s ({secs / max(elapsed, 1e-9):.3g}x real time)"
               + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
     if not np.all(np.isfinite(out)):
         print("warning: output contained NaN/Inf", file=sys.stderr)
