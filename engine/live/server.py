@@ -343,9 +343,22 @@ class EngineServer:
             return self._stream_info()
         if self.stream is None and not self._open_stream():
             raise LiveAudioError(self.stream_error)
+        if self.runtime.blocks == 0:
+            self._warm_up()
         self.stream.start()
         self.running = True
         return self._stream_info()
+
+    def _warm_up(self, blocks: int = 8) -> None:
+        """Run the graph on silence before the first start, then reset it: first calls
+        (kernel dispatch, lazy caches) happen here instead of in the first callbacks,
+        which would otherwise overrun and count an xrun on every start."""
+        silence = np.zeros((self.in_channels, self.bs), np.float32)
+        for _ in range(blocks):
+            self.limiter.process(self.runtime.process(silence, self.bs), self.bs)
+        self.runtime._reset_now()
+        self.runtime.blocks = 0
+        self.runtime.node_time_ns[:] = 0
 
     def _stream_info(self) -> dict:
         s = self.stream
