@@ -15,5 +15,6 @@ from .runtime import Runtime
 from .patch import (FORMAT_VERSION, dumps_patch, graph_from_dict, graph_to_dict, load_patch,
                     new_node_spec, parse_patch, save_patch)
 from .render import render
+from .subpatch import SUBPATCH_TYPE, SetSubgraph, Subpatch, flatten, group_nodes, ungroup
 
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -17,6 +17,7 @@ from .graph import Edge, Graph, NodeSpec
 from .node import HostIO, Node, PrepareContext, zero_outputs
 from .placeholder import Placeholder
 from .registry import Registry, default_registry
+from .subpatch import flatten
 from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
 
 
@@ -372,6 +373,7 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     reuse_nodes = previous.nodes if previous is not None else reuse
     old_resources = {nid: dict(n.resource_paths) for nid, n in (reuse_nodes or {}).items()}
 
+    graph = flatten(graph, registry)  # subpatches become their inner nodes ("sub/inner")
     nodes = {nid: instantiate(spec, registry, graph, base_dir, reuse_nodes) for nid, spec in graph.nodes.items()}
     check_edges(graph, nodes)
     order, feedback = order_nodes(graph, nodes)

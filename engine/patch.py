@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import PatchError
 from .graph import Edge, Graph, NodeSpec
+from .node import Node
 from .registry import Registry, default_registry
 from .streams import kinds_compatible
 
@@ -239,8 +240,29 @@ def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
     except (ValueError, KeyError, TypeError) as exc:
         raise PatchError(f"{path}.params", f"cannot restore {type_id} (saved as version {version}): {exc}") from None
     state = node.get_state()
+    extra = state.get("extra", {}) or {}
+    if cls.type_id == "sys.subpatch":
+        from .subpatch import load_state  # subpatch builds on this module
+
+        extra = load_state(extra, f"{path}.state", registry)
     return NodeSpec(node_id, cls.type_id, cls.version, state["params"], copy.deepcopy(resources),
-                    copy.deepcopy(ui), state.get("extra", {}) or {})
+                    copy.deepcopy(ui), extra)
+
+
+def node_ports(spec: NodeSpec, registry: Registry | None = None) -> tuple[list | None, list | None]:
+    """(inputs, outputs) Port lists of a node as configured; (None, None) for placeholders.
+
+    Types whose ports depend on the node's state (subpatches) are asked per instance.
+    """
+    registry = registry or default_registry()
+    cls = registry.resolve(spec.type) if spec.raw is None else None
+    if cls is None:
+        return None, None
+    if cls.input_ports is Node.input_ports and cls.output_ports is Node.output_ports:
+        return list(cls.inputs), list(cls.outputs)
+    node = cls()
+    node.set_state({"params": spec.params, "extra": spec.extra}, from_version=spec.version)
+    return list(node.input_ports()), list(node.output_ports())
 
 
 def _edge_from_dict(raw, path: str, graph: Graph, registry: Registry) -> Edge:
@@ -257,11 +279,11 @@ def _edge_from_dict(raw, path: str, graph: Graph, registry: Registry) -> Edge:
     kinds = []
     for (nid, port, outward, key) in ((src, sport, True, "from"), (dst, dport, False, "to")):
         spec = graph.nodes[nid]
-        cls = registry.resolve(spec.type) if spec.raw is None else None
-        if cls is None:
+        declared = node_ports(spec, registry)[1 if outward else 0]
+        if declared is None:
             kinds.append("any")
             continue
-        ports = {p.name: p for p in (cls.outputs if outward else cls.inputs)}
+        ports = {p.name: p for p in declared}
         if port not in ports:
             side = "output" if outward else "input"
             raise PatchError(f"{path}.{key}[1]", f'node "{nid}" ({spec.type}) has no {side} "{port[:60]}" '

@@ -83,6 +83,9 @@ def load_registry(include_entry_points: bool = True) -> Registry:
     if not builtin_loaded:
         # running from a source tree without installed metadata
         reg.register_many(importlib.import_module("neuropatch.nodes").all_node_classes())
+    from .subpatch import Subpatch  # the engine's own node type; imports this module
+
+    reg.register(Subpatch)
     return reg
 
 
