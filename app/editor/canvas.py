@@ -16,6 +16,9 @@ from neuropatch.engine import (AddNode, Batch, ClearParam, Connect, Disconnect, 
                                RemoveNode, SetParam, SetResource)
 
 from .cable_item import CableItem, cable_path
+from neuropatch.engine.patch import node_ports
+from neuropatch.engine.subpatch import SEPARATOR, SetSubgraph
+
 from .node_item import NodeItem, PortItem, kind_colour
 
 NODE_MIME = "application/x-neuropatch-node"
@@ -71,6 +74,8 @@ class PatchScene(QGraphicsScene):
                 x, y = spec.ui.get("pos", (0.0, 0.0))
                 if item.pos() != QPointF(x, y):
                     item.setPos(x, y)
+        elif isinstance(command, SetSubgraph):
+            self._refresh_node_item(command.node_id)
         elif isinstance(command, (SetParam, ClearParam, SetResource)):
             item = self.node_items.get(command.node_id)
             if item is not None:
@@ -92,8 +97,9 @@ class PatchScene(QGraphicsScene):
             item = NodeItem(node_id, spec.type, spec.type, [(p, "any") for p in ins],
                             [(p, "any") for p in outs], placeholder_reason=reason)
         else:
+            ins, outs = node_ports(spec, self.document.registry)
             item = NodeItem(node_id, spec.type, cls.title or cls.type_id,
-                            [(p.name, p.kind) for p in cls.inputs], [(p.name, p.kind) for p in cls.outputs])
+                            [(p.name, p.kind) for p in ins], [(p.name, p.kind) for p in outs])
         x, y = spec.ui.get("pos", (0.0, 0.0))
         item.setPos(float(x), float(y))
         if node_id in self.errors:
@@ -101,6 +107,18 @@ class PatchScene(QGraphicsScene):
         self.addItem(item)
         self.node_items[node_id] = item
         return item
+
+    def _refresh_node_item(self, node_id: str) -> None:
+        """Redraw a node whose ports may have changed (a subpatch's), keeping its selection."""
+        old = self.node_items.get(node_id)
+        selected = old is not None and old.isSelected()
+        self._remove_node_item(node_id)
+        item = self._add_node_item(node_id)
+        for edge in self.document.graph.edges:
+            if node_id in (edge.src, edge.dst):
+                self._add_cable(edge)
+        if item is not None and selected:
+            item.setSelected(True)
 
     def _remove_node_item(self, node_id: str) -> None:
         item = self.node_items.pop(node_id, None)
@@ -139,6 +157,10 @@ class PatchScene(QGraphicsScene):
     def set_errors(self, errors: dict) -> None:
         """Mark bypassed nodes (id -> reason); clears the marks of the others."""
         self.errors = dict(errors)
+        for flat_id, message in errors.items():   # a node inside a subpatch marks the subpatch
+            outer, sep, inner = flat_id.partition(SEPARATOR)
+            if sep and outer in self.node_items:
+                self.errors.setdefault(outer, f"{inner}: {message}")
         for node_id, item in self.node_items.items():
             item.set_error(self.errors.get(node_id))
 
@@ -190,6 +212,7 @@ class PatchView(QGraphicsView):
     quickAddRequested = Signal(QPointF)          # scene position
     filesDropped = Signal(list, QPointF)         # [Path], scene position
     portMenuRequested = Signal(object, object)   # PortItem, global QPoint
+    openSubpatchRequested = Signal(str)          # node id of a double-clicked subpatch
 
     def __init__(self, scene: PatchScene, parent=None):
         super().__init__(scene, parent)
@@ -378,6 +401,19 @@ class PatchView(QGraphicsView):
         if ok:
             self.status.emit(f"connected {s.node_id}.{s.name} -> {d.node_id}.{d.name}")
         return ok
+
+    def mouseDoubleClickEvent(self, event):
+        if event.button() == Qt.LeftButton:
+            for item in self.items(event.position().toPoint()):
+                if isinstance(item, PortItem):
+                    break
+                if isinstance(item, NodeItem):
+                    if item.is_subpatch:
+                        self.openSubpatchRequested.emit(item.node_id)
+                        event.accept()
+                        return
+                    break
+        super().mouseDoubleClickEvent(event)
 
     def contextMenuEvent(self, event):
         port = self.port_at(event.pos())

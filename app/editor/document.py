@@ -14,6 +14,8 @@ from PySide6.QtGui import QUndoStack
 from neuropatch.engine import (AddNode, Batch, Connect, Disconnect, Edge, Graph, MoveNode,
                                RemoveNode, SetParam, SetResource, default_registry, new_node_spec)
 from neuropatch.engine.errors import GraphError
+from neuropatch.engine.patch import node_ports
+from neuropatch.engine.subpatch import SetSubgraph, group_nodes, is_subpatch, ungroup
 from neuropatch.engine.streams import kinds_compatible
 
 from .undo import GraphUndoCommand
@@ -103,10 +105,10 @@ class PatchDocument(QObject):
         spec = self.graph.nodes.get(node_id)
         if spec is None:
             return None
-        cls = self.node_class(node_id)
-        if cls is None:
+        ins, outs = node_ports(spec, self.registry)
+        if ins is None:
             return "any"
-        for p in (cls.outputs if output else cls.inputs):
+        for p in (outs if output else ins):
             if p.name == port:
                 return p.kind
         return None
@@ -174,6 +176,40 @@ class PatchDocument(QObject):
 
     def set_resource(self, node_id: str, name: str, resource: dict | None) -> bool:
         return self.execute(SetResource(node_id, name, resource), f"Set {node_id}.{name} file")
+
+    # ---- subpatches -------------------------------------------------------------------------
+
+    def group(self, node_ids) -> str | None:
+        """Group `node_ids` into a new subpatch (one undo step); returns its id."""
+        ids = [n for n in node_ids if n in self.graph.nodes]
+        if not ids:
+            self.message.emit("select the nodes to group first")
+            return None
+        new_id = unique_id("sub", set(self.graph.nodes) - set(ids))
+        try:
+            command = group_nodes(self.graph, ids, new_id, self.registry)
+        except GraphError as exc:
+            self.message.emit(str(exc))
+            return None
+        return new_id if self.execute(command, f"Group {len(ids)} node(s) into {new_id}") else None
+
+    def ungroup(self, node_id: str) -> list:
+        """Replace subpatch `node_id` by its inner nodes (one undo step); returns their ids."""
+        spec = self.graph.nodes.get(node_id)
+        if spec is None or not is_subpatch(spec):
+            self.message.emit(f"{node_id} is not a subpatch")
+            return []
+        try:
+            command = ungroup(self.graph, node_id, self.registry)
+        except GraphError as exc:
+            self.message.emit(str(exc))
+            return []
+        if not self.execute(command, f"Ungroup {node_id}"):
+            return []
+        return [c.node.id for c in command.commands if isinstance(c, AddNode)]
+
+    def set_subgraph(self, node_id: str, state: dict, text: str, merge_key=None) -> bool:
+        return self.execute(SetSubgraph(node_id, state), text, merge_key)
 
     def paste(self, fragment: dict, offset=(30.0, 30.0)) -> list:
         """Add the nodes and internal edges of a copied fragment with fresh ids; returns new ids."""

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from neuropatch.engine import ClearParam, SetParam, SetResource, Batch
 
+from neuropatch.engine.patch import node_ports
+
 from .document import new_merge_token
 
 SLIDER_STEPS = 1000
@@ -195,8 +197,9 @@ class Inspector(QWidget):
             lay.addWidget(clear)
             self.resource_labels[r.name] = label
             form.addRow(f"{r.name} file", row)
-        ports = ", ".join(f"{p.name} ({p.kind})" for p in cls.inputs) or "none"
-        outs = ", ".join(f"{p.name} ({p.kind})" for p in cls.outputs) or "none"
+        in_ports, out_ports = node_ports(spec, self.document.registry)
+        ports = ", ".join(f"{p.name} ({p.kind})" for p in in_ports) or "none"
+        outs = ", ".join(f"{p.name} ({p.kind})" for p in out_ports) or "none"
         doc = QLabel(f"{cls.doc}<br><br><b>in:</b> {ports}<br><b>out:</b> {outs}")
         doc.setWordWrap(True)
         form.addRow(doc)

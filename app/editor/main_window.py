@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
         self.view.quickAddRequested.connect(self.quick_add)
         self.view.filesDropped.connect(self.drop_files)
         self.view.portMenuRequested.connect(self._port_menu)
+        self.view.openSubpatchRequested.connect(lambda node_id: self.open_subpatch(self.doc, node_id))
+        self.subpatch_windows: dict = {}   # crumbs tuple -> SubpatchWindow
         self.palette.addRequested.connect(self.add_at_centre)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.doc.undo_stack.cleanChanged.connect(self._update_title)
@@ -142,6 +144,11 @@ class MainWindow(QMainWindow):
         self._action(e, "&Duplicate", self.duplicate, "Ctrl+D")
         self._action(e, "&Delete", self.view.delete_selection)
         self._action(e, "Select &All", self._select_all, QKeySequence.SelectAll)
+        e.addSeparator()
+        self.group_action = self._action(e, "&Group into subpatch", self.group_selection, "Ctrl+G",
+                                         "replace the selected nodes by one subpatch node")
+        self.ungroup_action = self._action(e, "&Ungroup", self.ungroup_selection, "Ctrl+Shift+G",
+                                           "replace the selected subpatch by its nodes")
         e.addSeparator()
         self._action(e, "Add Node…", lambda: self.quick_add(None), "Ctrl+Shift+A")
 
@@ -422,6 +429,43 @@ class MainWindow(QMainWindow):
         popup.popup_at(self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos)))
         self._quick_add = popup
         return popup
+
+    # ---- subpatches ---------------------------------------------------------------------------
+
+    def group_selection(self) -> str | None:
+        node_id = self.doc.group(self.scene.selected_node_ids())
+        if node_id:
+            self.scene.select_nodes([node_id])
+        return node_id
+
+    def ungroup_selection(self) -> list:
+        ids = self.scene.selected_node_ids()
+        if len(ids) != 1:
+            self.status("select one subpatch to ungroup")
+            return []
+        new = self.doc.ungroup(ids[0])
+        self.scene.select_nodes(new)
+        return new
+
+    def open_subpatch(self, document, node_id: str):
+        """Open (or raise) the window editing subpatch `node_id` of `document`; returns it."""
+        from .subpatch_view import SubpatchDocument, SubpatchWindow
+
+        sub_doc = SubpatchDocument(document, node_id)
+        key = tuple(sub_doc.crumbs()[1:])
+        window = self.subpatch_windows.get(key)
+        if window is not None:
+            sub_doc.deleteLater()
+        else:
+            window = SubpatchWindow(sub_doc, self.open_subpatch, self)
+            window.setWindowFlag(Qt.Window, True)
+            self.subpatch_windows[key] = window
+            window.destroyed.connect(lambda _obj=None, key=key: self.subpatch_windows.pop(key, None))
+            sub_doc.closed.connect(lambda key=key: self.subpatch_windows.pop(key, None))
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
 
     def copy(self) -> bool:
         ids = self.scene.selected_node_ids()

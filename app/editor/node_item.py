@@ -6,6 +6,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
 from neuropatch.engine.streams import KIND_COLOURS
+from neuropatch.engine.subpatch import SUBPATCH_TYPE
 
 NODE_WIDTH = 168.0
 HEADER_H = 24.0
@@ -13,6 +14,8 @@ PORT_SPACING = 20.0
 PORT_R = 5.5
 BODY_PAD = 8.0
 TYPE_LINE_H = 16.0
+SUBPATCH_MARK = "⧉"
+SUBPATCH_HEADER = "#2f5d8a"
 
 
 def kind_colour(kind: str) -> QColor:
@@ -77,6 +80,7 @@ class NodeItem(QGraphicsObject):
         self.type_id = type_id
         self.title = title
         self.placeholder_reason = placeholder_reason
+        self.is_subpatch = type_id == SUBPATCH_TYPE and placeholder_reason is None
         self.error: str | None = None
         self.cables: set = set()
         self.inputs: dict[str, PortItem] = {}
@@ -130,7 +134,8 @@ class NodeItem(QGraphicsObject):
         painter.setPen(pen)
         painter.setBrush(body)
         painter.drawRoundedRect(QRectF(0, 0, NODE_WIDTH, h), 6, 6)
-        painter.setBrush(QColor("#7a3030") if broken else QColor("#44484f"))
+        header = "#7a3030" if broken else (SUBPATCH_HEADER if self.is_subpatch else "#44484f")
+        painter.setBrush(QColor(header))
         painter.setPen(Qt.NoPen)
         painter.drawRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_H - 1), 5, 5)
         painter.setPen(QColor("#f0f0f0"))
@@ -139,7 +144,7 @@ class NodeItem(QGraphicsObject):
         font.setBold(True)
         painter.setFont(font)
         painter.drawText(QRectF(8, 0, NODE_WIDTH - 30, HEADER_H), Qt.AlignVCenter | Qt.AlignLeft,
-                         self.node_id)
+                         f"{SUBPATCH_MARK} {self.node_id}" if self.is_subpatch else self.node_id)
         font.setBold(False)
         font.setPointSizeF(7.5)
         painter.setFont(font)
@@ -171,6 +176,8 @@ class NodeItem(QGraphicsObject):
 
     def _update_tooltip(self) -> None:
         tip = f"{self.node_id} ({self.type_id})"
+        if self.is_subpatch:
+            tip += "\ndouble-click to open"
         if self.placeholder_reason:
             tip += f"\nplaceholder: {self.placeholder_reason}"
         if self.error:
