@@ -97,10 +97,24 @@ def lstm_block(x, y, n, wt, b, in_size, n_layers, hidden, rows, xh, c, head_w, h
             xo = layer * nrows
             wo = layer * nrows * g4
             bo = layer * g4
-            for r in range(g4):
-                ifgo[r] = b[bo + r]
             m = nin + hid
             j = np.uint64(0)
+            if m >= four:  # the first four rows start from the bias (no separate init pass)
+                v0, v1, v2, v3 = xh[xo], xh[xo + one], xh[xo + two], xh[xo + three]
+                w1 = wo + g4
+                w2 = w1 + g4
+                w3 = w2 + g4
+                for r in range(g4):
+                    acc = b[bo + r]
+                    acc += wt[wo + r] * v0
+                    acc += wt[w1 + r] * v1
+                    acc += wt[w2 + r] * v2
+                    acc += wt[w3 + r] * v3
+                    ifgo[r] = acc
+                j = four
+            else:
+                for r in range(g4):
+                    ifgo[r] = b[bo + r]
             while j + four <= m:
                 v0, v1, v2, v3 = xh[xo + j], xh[xo + j + one], xh[xo + j + two], xh[xo + j + three]
                 w0 = wo + j * g4
