@@ -137,6 +137,7 @@ class SubpatchWindow(QMainWindow):
 
         self.view.openSubpatchRequested.connect(lambda node_id: opener(document, node_id))
         self.view.status.connect(self.status)
+        self.view.quickAddRequested.connect(self.quick_add)
         document.message.connect(self.status)
         document.closed.connect(self.close)
         self.scene.selectionChanged.connect(self._selection_changed)
@@ -151,6 +152,22 @@ class SubpatchWindow(QMainWindow):
 
     def status(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)
+
+    def quick_add(self, scene_pos):
+        """Tab on the canvas: pick a node type and add it inside the subpatch at `scene_pos`."""
+        from .quick_add import QuickAdd
+
+        popup = QuickAdd(self.doc.registry, self)
+        pos = (round(scene_pos.x()), round(scene_pos.y()))
+
+        def chosen(type_id):
+            node_id = self.doc.add_node(type_id, pos)
+            if node_id:
+                self.scene.select_nodes([node_id])
+        popup.chosen.connect(chosen)
+        popup.popup_at(self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos)))
+        self._quick_add = popup
+        return popup
 
     def group_selection(self) -> str | None:
         return self.doc.group(self.scene.selected_node_ids())

@@ -1,5 +1,5 @@
 """Subpatches in the editor: group with Ctrl+G, open by double-click, edit inside, undo, ungroup."""
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from neuropatch.engine import SUBPATCH_TYPE, Edge, load_patch
@@ -141,3 +141,20 @@ def test_error_inside_a_subpatch_marks_the_subpatch_node(window):
     sub = window.group_selection()
     window.scene.set_errors({f"{sub}/{eq}": "failed to prepare"})
     assert window.scene.node_items[sub].error == f"{eq}: failed to prepare"
+
+
+def test_tab_in_a_subpatch_window_adds_the_node_inside_the_subpatch(window):
+    _, gain, eq, _ = chain_patch(window)
+    click_select(window, [gain, eq])
+    sub = window.group_selection()
+    inner_window = window.open_subpatch(window.doc, sub)
+    outer_nodes = set(window.doc.graph.nodes)
+    QTest.mouseMove(inner_window.view.viewport(), QPoint(200, 200))
+    inner_window.view.setFocus()
+    QTest.keyClick(inner_window.view, Qt.Key_Tab)
+    QTest.keyClicks(inner_window._quick_add.edit, "delay")
+    QTest.keyClick(inner_window._quick_add.edit, Qt.Key_Return)
+    assert set(window.doc.graph.nodes) == outer_nodes
+    added = set(inner_graph(window.doc.graph.nodes[sub].extra).nodes) - {gain, eq}
+    assert [inner_window.doc.graph.nodes[n].type for n in added] == ["util.delay"]
+    assert not inner_window.scene.mismatches()

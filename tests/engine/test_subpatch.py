@@ -266,3 +266,20 @@ def test_grouping_while_playing_keeps_the_sound():
         reference.load(g)
         clean = reference.pump(20)
     assert np.max(np.abs(np.concatenate(parts, axis=1) - clean)) < 10 ** (-60 / 20)
+
+
+def test_editing_inside_a_subpatch_reaches_the_live_engine():
+    g = build([("osc", "gen.oscillator", {"freq_hz": 441.0}), ("gain", "util.gain", {"gain_db": 0.0}),
+               ("out", "io.audio_out", {})], [("osc", "out", "gain", "in"), ("gain", "out", "out", "in")])
+    g.apply(group_nodes(g, ["gain"], "sub"))
+    with EngineClient(mode="thread", backend="offline", block_size=BS, in_channels=1,
+                      out_channels=1) as live:
+        live.load(g)
+        loud = live.pump(20)
+        state = copy.deepcopy(g.nodes["sub"].extra)
+        state["nodes"][0]["params"]["gain_db"] = -20.0
+        live.apply(SetSubgraph("sub", state))
+        live.pump(20)                      # crossfade and param glide
+        quiet = live.pump(20)
+    ratio = np.max(np.abs(quiet)) / np.max(np.abs(loud))
+    assert abs(20 * np.log10(ratio) + 20.0) < 0.5
