@@ -1,5 +1,7 @@
 """Branch-free activation functions that LLVM vectorises (numba from pip has no SVML, so
-``np.tanh`` in a loop stays a scalar libm call).
+``np.tanh`` in a loop stays a scalar libm call). The calling kernel must be compiled with
+``error_model="numpy"``: under numba's default Python error model every division carries a
+zero-divisor check and branch, and the loop stays scalar.
 
 Two tanh flavours, both float32 in and out:
 
