@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     restored = window.offer_recovery()
     if args.patch and not restored:
         window.open_path(args.patch, ask_save=False)
+    app.aboutToQuit.connect(window.release_clipboard)
     return app.exec()
 
 

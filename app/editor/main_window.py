@@ -482,6 +482,16 @@ class MainWindow(QMainWindow):
         QGuiApplication.clipboard().setMimeData(mime)
         return True
 
+    @staticmethod
+    def release_clipboard() -> None:
+        """Drop node fragments we put on the clipboard. Called before the application object
+        goes away: Qt would otherwise delete Python-created mime data during interpreter
+        shutdown, which crashes."""
+        clipboard = QGuiApplication.clipboard()
+        mime = clipboard.mimeData()
+        if mime is not None and mime.hasFormat(FRAGMENT_MIME):
+            clipboard.clear()
+
     def cut(self) -> None:
         if self.copy():
             self.view.delete_selection()

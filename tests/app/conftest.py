@@ -32,3 +32,4 @@ def window(qtbot, tmp_path):
     qtbot.waitExposed(w)
     yield w
     w.live.shutdown()
+    w.release_clipboard()
