@@ -63,18 +63,28 @@ def cmd_render(args) -> int:
         print(f"note: graph latency {schedule.latency_samples} samples, compensated", file=sys.stderr)
 
     bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-        bar = tqdm(total=1, unit="s", unit_scale=False, file=sys.stderr, desc="render",
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]")
+    t_prepare = time.perf_counter()
+    t_run = [t_prepare]
 
     def progress(done, total):
-        if bar is not None:
-            bar.total = total / sr
-            bar.n = done / sr
-            bar.refresh() if done == total or done % (sr // 4 * 1 or 1) < block else None
+        nonlocal bar
+        if done == 0:
+            t_run[0] = time.perf_counter()
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+            warm = time.perf_counter() - t_prepare
+            if warm > 1.0:
+                print(f"note: prepared the graph in {warm:.1f} s (compiled kernels are cached for "
+                      "the next runs)", file=sys.stderr)
+            bar = tqdm(total=total / sr, unit="s", file=sys.stderr, desc="render",
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio "
+                                  "[{elapsed}<{remaining}]")
+        bar.n = done / sr
+        if done == total or done % (sr // 4 or 1) < block:
+            bar.refresh()
 
-    t0 = time.perf_counter()
     try:
         out, schedule = render(graph, audio_in, seconds=args.seconds, progress=progress,
                                compensate_latency=not args.no_latency_compensation, schedule=schedule)
@@ -83,7 +93,7 @@ def cmd_render(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.perf_counter() - t0
+    elapsed = time.perf_counter() - t_run[0]
     if args.out:
         try:
             write_audio(args.out, out, sr)

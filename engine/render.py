@@ -13,14 +13,17 @@ from .runtime import Runtime
 def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = None,
            block_size: int | None = None, seconds: float | None = None, base_dir: str | Path | None = None,
            compensate_latency: bool = True, progress=None, registry=None,
-           schedule: Schedule | None = None) -> tuple[np.ndarray, Schedule]:
+           schedule: Schedule | None = None, warm_up: bool = True) -> tuple[np.ndarray, Schedule]:
     """Render `graph` offline.
 
     audio_in: float32 [channels, samples] at the graph rate, or None (silence).
     seconds: output length (default: the input's length). With ``compensate_latency`` the
     graph latency is rendered past the end and trimmed from the start, so the output is
     time-aligned with the input.
-    progress: optional callable(samples_done, samples_total).
+    progress: optional callable(samples_done, samples_total); first called with 0 once the
+    graph is warmed up.
+    warm_up: run one block of silence and reset every node before rendering, so kernel
+    compilation (numba, first run only) happens before the first reported progress.
     Returns (float32 [out_channels, samples], the schedule used).
     """
     if schedule is None:
@@ -44,6 +47,12 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
         src[:c, :k] = audio_in[:c, :k]
     out = np.zeros((schedule.host.out_channels, total), np.float32)
     rt = Runtime(schedule, timing=False)
+    if warm_up:
+        rt.process(np.zeros((in_ch, bs), np.float32), bs)
+        rt._reset_now()
+        rt.blocks = 0
+    if progress is not None:
+        progress(0, total)
     pos = 0
     while pos < total:
         n = min(bs, total - pos)
