@@ -8,11 +8,30 @@ streams the same way).
 
 State: ``ring`` float64 [channels, n_fft] holds the newest n_fft samples (circular);
 ``state`` int64 [2] = (write position in ring, samples since the last frame).
+
+A block kernel walks the frames a block completes with :func:`next_frame`::
+
+    i = next_frame(x, ring, state, 0, hop)
+    while i >= 0:
+        ...  # read_frame(ring, state, c, window, frame) per channel
+        i = next_frame(x, ring, state, i, hop)
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from neuropatch.engine import Node
+
+from ..dsp.fft import is_power_of_two
+
+
+def check_fft_size(n_fft: int, hop: int) -> None:
+    """Raise ValueError unless n_fft is a power of two and hop <= n_fft."""
+    if not is_power_of_two(n_fft):
+        raise ValueError(f"n_fft must be a power of two, got {n_fft}")
+    if hop > n_fft:
+        raise ValueError(f"hop ({hop}) must not exceed n_fft ({n_fft})")
 
 
 def make_ring(channels: int, n_fft: int) -> tuple:
@@ -25,8 +44,8 @@ def push_samples(x, ring, state, start, hop):
     """Write x[:, start:] into the ring until a frame completes.
 
     x: float32 [channels, n]. Returns the index after the last consumed sample; when it
-    is reached because a frame completed, ``state[1]`` equals hop (caller reads the frame
-    with :func:`read_frame`, then calls :func:`frame_done`).
+    is reached because a frame completed, ``state[1]`` equals hop (:func:`next_frame`
+    wraps this).
     """
     n = x.shape[1]
     n_fft = ring.shape[1]
@@ -47,8 +66,17 @@ def push_samples(x, ring, state, start, hop):
 
 
 @njit(cache=True, fastmath=False)
-def frame_done(state):
+def next_frame(x, ring, state, start, hop):
+    """Push x[:, start:] into the ring until the next frame completes.
+
+    x: float32 [channels, n]. Returns the index after the consumed samples when a frame
+    completed (read it now with :func:`read_frame`), or -1 when x ran out first.
+    """
+    i = push_samples(x, ring, state, start, hop)
+    if state[1] < hop:
+        return -1
     state[1] = 0
+    return i
 
 
 @njit(cache=True, fastmath=False)
@@ -61,3 +89,33 @@ def read_frame(ring, state, c, window, out):
         if p >= n_fft:
             p -= n_fft
         out[j] = ring[c, p] * window[j]
+
+
+class FramedAnalysis(Node):
+    """Base of the nodes that frame their audio input ``in`` by the convention above.
+
+    :meth:`prepare_framing` sets ``channels`` (of the connected input, else 1), the ring
+    and state, and latency_samples = n_fft - hop; :meth:`reset` clears the ring;
+    :meth:`input_audio` is the block's float32 [channels, n] input, silence when the
+    input is unconnected or has another channel count.
+    """
+
+    def prepare_framing(self, ctx, n_fft: int, hop: int) -> None:
+        check_fft_size(n_fft, hop)
+        spec = ctx.in_specs.get("in")
+        self.channels = spec.channels if spec is not None else 1
+        self._hop = hop
+        self._ring, self._state = make_ring(self.channels, n_fft)
+        self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)
+        self.latency_samples = n_fft - hop
+
+    def reset(self):
+        super().reset()
+        self._ring.fill(0.0)
+        self._state.fill(0)
+
+    def input_audio(self, ins: dict, n: int) -> np.ndarray:
+        x = ins.get("in")
+        if x is None or x.shape[0] != self.channels:
+            return self._zeros[:, :n]
+        return x

@@ -12,11 +12,29 @@ INPUT_KINDS = ("magnitude", "power", "complex")
 _MODES = {"magnitude": MAGNITUDE, "power": POWER, "complex": COMPLEX}
 
 
-def _frames_spec(ctx, name):
-    return ctx.in_specs.get(name) or StreamSpec("frames", channels=1, bins=1025, hop=512)
+class _PerBinNode(Node):
+    """Base of the per-bin nodes: output ``out`` has the shape of input ``in``."""
+
+    def prepare(self, ctx):
+        spec = ctx.in_specs.get("in") or StreamSpec("frames", channels=1, bins=1025, hop=512)
+        ctx.out_specs["out"] = spec
+        self._shape = (spec.channels, spec.bins)
+        return spec
+
+    def process(self, ins, outs, n):
+        frames, out = ins.get("in"), outs["out"]
+        if frames is None or frames.data.shape[1:] != self._shape:
+            out.count = 0
+            return
+        self.process_frames(ins, frames, out)
+        out.count = frames.count
+
+    def process_frames(self, ins, frames, out):
+        """Fill out.data[:frames.count] from frames whose [channels, bins] match prepare's."""
+        raise NotImplementedError
 
 
-class SpectralGate(Node):
+class SpectralGate(_PerBinNode):
     """Per-bin noise gate on an STFT stream.
 
     Input ``in`` and output ``out``: frames float32 [frames, channels, bins] of the kind
@@ -44,23 +62,13 @@ class SpectralGate(Node):
         return {"params": {"threshold_db": -10.0},
                 "inputs": {"in": {"channels": 2, "bins": 513, "hop": 256}}}
 
-    def prepare(self, ctx):
-        spec = _frames_spec(ctx, "in")
-        ctx.out_specs["out"] = spec
-        self._shape = (spec.channels, spec.bins)
-
-    def process(self, ins, outs, n):
-        frames, out = ins.get("in"), outs["out"]
-        if frames is None or frames.data.shape[1:] != self._shape:
-            out.count = 0
-            return
+    def process_frames(self, ins, frames, out):
         p = self.param_values
         gate_block(frames.data, frames.count, _MODES[p["input"]], p["threshold_db"],
                    10.0 ** (p["floor_db"] / 20.0), out.data)
-        out.count = frames.count
 
 
-class SpectralGain(Node):
+class SpectralGain(_PerBinNode):
     """Per-bin gain: a fixed gain times an optional mask stream.
 
     Input ``in``: frames float32 [frames, channels, bins]; optional input ``mask``:
@@ -90,9 +98,7 @@ class SpectralGain(Node):
                            "mask": {"channels": 1, "bins": 513, "hop": 256}}}
 
     def prepare(self, ctx):
-        spec = _frames_spec(ctx, "in")
-        ctx.out_specs["out"] = spec
-        self._shape = (spec.channels, spec.bins)
+        spec = super().prepare(ctx)
         mask = ctx.in_specs.get("mask")
         self._use_mask = False
         mc = 1
@@ -112,11 +118,7 @@ class SpectralGain(Node):
         super().reset()
         self._hold.fill(1.0)
 
-    def process(self, ins, outs, n):
-        frames, out = ins.get("in"), outs["out"]
-        if frames is None or frames.data.shape[1:] != self._shape:
-            out.count = 0
-            return
+    def process_frames(self, ins, frames, out):
         p = self.param_values
         gain = 10.0 ** (p["gain_db"] / 20.0)
         if p["input"] == "power":
@@ -125,4 +127,3 @@ class SpectralGain(Node):
         use = self._use_mask and mask is not None and mask.data.shape[1:] == self._hold.shape
         gain_block(frames.data, frames.count, gain, mask.data if use else self._no_mask,
                    mask.count if use else 0, use, self._hold, self._pair, out.data)
-        out.count = frames.count

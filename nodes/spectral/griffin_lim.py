@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuropatch.engine import Node, Param, Port
+from neuropatch.engine import Param, Port
 from neuropatch.engine.streams import StreamSpec
 
+from ..dsp.fft import FFTScratch
 from .griffin_lim_kernels import griffin_lim_block
-from .stft import FFTScratch, check_fft_size
-from .windows import WINDOWS, analysis_window, window_square_sum
+from .stft import OverlapAddSynthesis
+from .windows import WINDOWS
 
 
 def partial_window_square_sum(window: np.ndarray, hop: int) -> np.ndarray:
@@ -19,7 +20,7 @@ def partial_window_square_sum(window: np.ndarray, hop: int) -> np.ndarray:
     return np.array([w2[j::hop].sum() for j in range(n_fft)], np.float64)
 
 
-class GriffinLim(Node):
+class GriffinLim(OverlapAddSynthesis):
     """Streaming Griffin-Lim: hear a magnitude stream (e.g. mel -> mel_inverse).
 
     Input ``in``: frames float32 [frames, channels, n_fft//2 + 1], linear magnitude with
@@ -52,30 +53,15 @@ class GriffinLim(Node):
 
     def prepare(self, ctx):
         spec = ctx.in_specs.get("in") or StreamSpec("frames", channels=1, bins=1025, hop=512)
-        n_fft = 2 * (spec.bins - 1)
-        hop = spec.hop
-        check_fft_size(n_fft, hop)
-        self.channels = spec.channels
-        ctx.out_specs["out"] = StreamSpec("audio", channels=spec.channels)
-        self._n_fft, self._hop, self._bins = n_fft, hop, spec.bins
-        self._window = analysis_window(self.param_values["window"], n_fft)
-        self._inv_wss = 1.0 / window_square_sum(self._window, hop)
-        self._inv_partial = 1.0 / partial_window_square_sum(self._window, hop)
-        self._acc = np.zeros((spec.channels, n_fft + ctx.block_size + hop), np.float64)
+        self.prepare_synthesis(ctx, spec, spec.channels)
+        self._inv_partial = 1.0 / partial_window_square_sum(self._window, self._hop)
         self._phase = np.zeros((spec.channels, spec.bins), np.float64)
-        self._seg = np.zeros(n_fft, np.float64)
-        self._scratch = FFTScratch(n_fft)
-        self._no_frames = np.zeros((1, spec.channels, spec.bins), np.float32)
-        self._frame_index = 0
-        self._pos = 0
-        self.latency_samples = hop
+        self._seg = np.zeros(self._n_fft, np.float64)
+        self._scratch = FFTScratch(self._n_fft)
 
     def reset(self):
         super().reset()
-        self._acc.fill(0.0)
         self._phase.fill(0.0)
-        self._frame_index = 0
-        self._pos = 0
 
     def process(self, ins, outs, n):
         frames = ins.get("in")
@@ -85,6 +71,5 @@ class GriffinLim(Node):
         griffin_lim_block(frames.data if count else self._no_frames, count, self._acc, self._phase,
                           self._frame_index, self._pos, self._n_fft, self._hop, self._window,
                           self._inv_wss, self._inv_partial, self.param_values["iterations"],
-                          outs["out"], s.plan, s.frame, self._seg, s.spec_re, s.spec_im, s.zr, s.zi)
-        self._frame_index += count
-        self._pos += n
+                          outs["out"], s.plan, s.frame, self._seg, s.spec_re, s.spec_im, s.work)
+        self.advance(count, n)

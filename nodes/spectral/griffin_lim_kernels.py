@@ -4,27 +4,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .fft_kernels import irfft, rfft
+from ..dsp.fft import irfft, rfft
 from .stft_kernels import ola_read
 
 
 @njit(cache=True, fastmath=False)
-def _synth(mag, c, f, phase, window, plan_args, spec_re, spec_im, frame, zr, zi):
+def _synth(mag, c, f, phase, window, plan, spec_re, spec_im, frame, work):
     """frame = irfft(mag[f, c] * exp(i phase)) * window."""
-    bitrev, tw_re, tw_im, rt_re, rt_im = plan_args
     for b in range(spec_re.shape[0]):
         m = mag[f, c, b]
         spec_re[b] = m * np.cos(phase[b])
         spec_im[b] = m * np.sin(phase[b])
-    irfft(spec_re, spec_im, frame, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+    irfft(spec_re, spec_im, frame, plan, work)
     for j in range(frame.shape[0]):
         frame[j] *= window[j]
 
 
 @njit(cache=True, fastmath=False)
 def griffin_lim_block(mag, count, acc, phase, frame_index, out_pos, latency, hop, window,
-                      inv_wss, inv_partial, iterations, y, plan_args, frame, seg,
-                      spec_re, spec_im, zr, zi):
+                      inv_wss, inv_partial, iterations, y, plan, frame, seg,
+                      spec_re, spec_im, work):
     """Invert ``count`` magnitude frames to audio, then write this block's samples.
 
     mag: float32 [>=count, channels, bins] linear magnitude. acc: float64 [channels, cap]
@@ -34,8 +33,9 @@ def griffin_lim_block(mag, count, acc, phase, frame_index, out_pos, latency, hop
     ``iterations`` times: synthesise, overlap with the committed frames, normalise by the
     partial window-square sum (inv_partial [n_fft]), re-analyse, keep the phase. Then the
     frame is committed. y: float32 [channels, n] output (input time = s - latency).
+    plan/work: dsp.fft tables and scratch (float64); frame/seg [n_fft], spec_re/spec_im
+    [bins]: float64 scratch.
     """
-    bitrev, tw_re, tw_im, rt_re, rt_im = plan_args
     n_fft = window.shape[0]
     bins = spec_re.shape[0]
     cap = acc.shape[1]
@@ -52,13 +52,13 @@ def griffin_lim_block(mag, count, acc, phase, frame_index, out_pos, latency, hop
                 for b in range(bins):
                     ph[b] += 2.0 * np.pi * b * hop / n_fft
             for _ in range(iterations):
-                _synth(mag, c, f, ph, window, plan_args, spec_re, spec_im, frame, zr, zi)
+                _synth(mag, c, f, ph, window, plan, spec_re, spec_im, frame, work)
                 for j in range(n_fft):
                     seg[j] = (acc[c, (start + j) % cap] + frame[j]) * inv_partial[j] * window[j]
-                rfft(seg, spec_re, spec_im, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+                rfft(seg, spec_re, spec_im, plan, work)
                 for b in range(bins):
                     ph[b] = np.arctan2(spec_im[b], spec_re[b])
-            _synth(mag, c, f, ph, window, plan_args, spec_re, spec_im, frame, zr, zi)
+            _synth(mag, c, f, ph, window, plan, spec_re, spec_im, frame, work)
             for j in range(n_fft):
                 acc[c, (start + j) % cap] += frame[j]
             for b in range(bins):

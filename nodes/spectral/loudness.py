@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuropatch.engine import Node, Param, Port
+from neuropatch.engine import Param, Port
 from neuropatch.engine.streams import StreamSpec
 
-from .framing import make_ring
+from ..dsp.fft import FFTScratch
+from .framing import FramedAnalysis
 from .loudness_kernels import a_weighting_db, loudness_block
-from .stft import FFTScratch, check_fft_size
 from .windows import WINDOWS, analysis_window
 
 
-class Loudness(Node):
+class Loudness(FramedAnalysis):
     """Perceptual loudness per frame, as DDSP's ``compute_loudness``, plus RMS.
 
     Input ``in``: audio float32 [channels, n]. Outputs (frames, hop ``hop``):
@@ -47,34 +47,20 @@ class Loudness(Node):
     def prepare(self, ctx):
         p = self.param_values
         n_fft, hop = p["n_fft"], p["hop"]
-        check_fft_size(n_fft, hop)
-        spec = ctx.in_specs.get("in")
-        self.channels = spec.channels if spec is not None else 1
-        self._hop = hop
-        self._ring, self._state = make_ring(self.channels, n_fft)
+        self.prepare_framing(ctx, n_fft, hop)
         self._ones = np.ones(n_fft, np.float64)
         self._window = analysis_window(p["window"], n_fft)
         self._weight = a_weighting_db(np.linspace(0.0, ctx.sample_rate / 2.0, n_fft // 2 + 1))
         self._scratch = FFTScratch(n_fft)
         for name in ("out", "rms"):
             ctx.out_specs[name] = StreamSpec("frames", channels=self.channels, bins=1, hop=hop)
-        self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)
-        self.latency_samples = n_fft - hop
-
-    def reset(self):
-        super().reset()
-        self._ring.fill(0.0)
-        self._state.fill(0)
 
     def process(self, ins, outs, n):
-        x = ins.get("in")
-        if x is None or x.shape[0] != self.channels:
-            x = self._zeros[:, :n]
+        x = self.input_audio(ins, n)
         loud, rms = outs["out"], outs["rms"]
         s = self._scratch
         p = self.param_values
         count = loudness_block(x, self._ring, self._state, self._hop, self._ones, self._window,
-                               self._weight, p["ref_db"], p["range_db"], s.plan, s.frame,
-                               s.spec_re, s.spec_im, s.zr, s.zi, loud.data, rms.data)
+                               self._weight, p["ref_db"], p["range_db"], *s.args(), loud.data, rms.data)
         loud.count = count
         rms.count = count

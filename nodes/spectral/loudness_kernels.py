@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .fft_kernels import rfft
-from .framing import frame_done, push_samples, read_frame
+from ..dsp.fft import rfft
+from .framing import next_frame, read_frame
 
 
 def a_weighting_db(frequencies: np.ndarray, min_db: float = -80.0) -> np.ndarray:
@@ -21,26 +21,22 @@ def a_weighting_db(frequencies: np.ndarray, min_db: float = -80.0) -> np.ndarray
 
 
 @njit(cache=True, fastmath=False)
-def loudness_block(x, ring, state, hop, ones, window, weight_db, ref_db, range_db, plan_args,
-                   frame, spec_re, spec_im, zr, zi, loud_out, rms_out):
+def loudness_block(x, ring, state, hop, ones, window, weight_db, ref_db, range_db, plan,
+                   frame, spec_re, spec_im, work, loud_out, rms_out):
     """Frame one block; per frame write loudness (dB) and RMS. Returns the frame count.
 
     loudness = mean over bins of max(20*log10(max(1e-20, |X|)) + weight_db - ref_db,
     -range_db), X the rfft of the windowed frame (DDSP compute_loudness).
     rms = sqrt(mean(frame**2)) of the unwindowed frame (librosa.feature.rms, center=False).
     x: float32 [channels, n]; weight_db float64 [bins]; loud_out/rms_out float32
-    [max_frames, channels, 1].
+    [max_frames, channels, 1]. plan/work: dsp.fft tables and scratch; frame [n_fft],
+    spec_re/spec_im [bins]: float64 scratch.
     """
-    bitrev, tw_re, tw_im, rt_re, rt_im = plan_args
     n_fft = frame.shape[0]
     bins = spec_re.shape[0]
     count = 0
-    i = 0
-    while i < x.shape[1]:
-        i = push_samples(x, ring, state, i, hop)
-        if state[1] < hop:
-            break
-        frame_done(state)
+    i = next_frame(x, ring, state, 0, hop)
+    while i >= 0:
         for c in range(x.shape[0]):
             read_frame(ring, state, c, ones, frame)
             sq = 0.0
@@ -48,7 +44,7 @@ def loudness_block(x, ring, state, hop, ones, window, weight_db, ref_db, range_d
                 sq += frame[j] * frame[j]
                 frame[j] *= window[j]
             rms_out[count, c, 0] = np.sqrt(sq / n_fft)
-            rfft(frame, spec_re, spec_im, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+            rfft(frame, spec_re, spec_im, plan, work)
             acc = 0.0
             for b in range(bins):
                 amp = np.sqrt(spec_re[b] * spec_re[b] + spec_im[b] * spec_im[b])
@@ -56,4 +52,5 @@ def loudness_block(x, ring, state, hop, ones, window, weight_db, ref_db, range_d
                 acc += v if v > -range_db else -range_db
             loud_out[count, c, 0] = acc / bins
         count += 1
+        i = next_frame(x, ring, state, i, hop)
     return count

@@ -33,8 +33,9 @@ def _db_params() -> list:
     ]
 
 
-def _n_fft_from_bins(bins: int) -> int:
-    return 2 * (bins - 1)
+def _filterbank(ctx, p: dict, n_fft: int, n_mels: int) -> np.ndarray:
+    """float32 [n_mels, n_fft // 2 + 1] mel weights from the filter params ``p``."""
+    return mel_filterbank(ctx.sample_rate, n_fft, n_mels, p["fmin"], p["fmax"] or None, p["htk"], p["norm"])
 
 
 class Mel(Node):
@@ -69,9 +70,7 @@ class Mel(Node):
     def prepare(self, ctx):
         spec = ctx.in_specs.get("in") or StreamSpec("frames", channels=1, bins=1025, hop=512)
         p = self.param_values
-        n_fft = _n_fft_from_bins(spec.bins)
-        self.basis = mel_filterbank(ctx.sample_rate, n_fft, p["n_mels"], p["fmin"], p["fmax"] or None,
-                                    p["htk"], p["norm"])
+        self.basis = _filterbank(ctx, p, 2 * (spec.bins - 1), p["n_mels"])
         self._start, self._stop, self._values = sparse_rows(self.basis)
         self._bins = spec.bins
         self._channels = spec.channels
@@ -124,8 +123,7 @@ class MelInverse(Node):
         spec = ctx.in_specs.get("in") or StreamSpec("frames", channels=1, bins=128, hop=512)
         p = self.param_values
         n_fft = p["n_fft"]
-        basis = mel_filterbank(ctx.sample_rate, n_fft, spec.bins, p["fmin"], p["fmax"] or None,
-                               p["htk"], p["norm"]).astype(np.float64)
+        basis = _filterbank(ctx, p, n_fft, spec.bins).astype(np.float64)
         self._pinv = np.linalg.pinv(basis)
         self._start, self._stop, self._values = sparse_rows(basis)
         lam = float(np.linalg.norm(basis, 2)) ** 2

@@ -5,16 +5,15 @@ import math
 
 import numpy as np
 
-from neuropatch.engine import Node, Param, Port
+from neuropatch.engine import Param, Port
 from neuropatch.engine.streams import StreamSpec
 
-from .fft_kernels import make_plan
-from .framing import make_ring
+from ..dsp.fft import make_plan, make_work
+from .framing import FramedAnalysis
 from .pitch_kernels import pitch_block
-from .stft import check_fft_size
 
 
-class Pitch(Node):
+class Pitch(FramedAnalysis):
     """Streaming YIN f0 estimator.
 
     Input ``in``: audio float32 [channels, n]. Outputs (frames, one value per frame and
@@ -50,36 +49,23 @@ class Pitch(Node):
     def prepare(self, ctx):
         p = self.param_values
         n, hop = p["frame_length"], p["hop"]
-        check_fft_size(n, hop)
-        spec = ctx.in_specs.get("in")
-        self.channels = spec.channels if spec is not None else 1
+        self.prepare_framing(ctx, n, hop)
         sr = float(ctx.sample_rate)
         self._tau_max = max(3, min(int(math.ceil(sr / p["fmin"])), n // 2))
         self._tau_min = max(2, min(int(math.floor(sr / p["fmax"])), self._tau_max - 1))
         if sr / p["fmin"] > n // 2:
             ctx.note(f"frame_length {n} limits fmin to {sr / (n // 2):.1f} Hz")
-        self._hop = hop
-        self._ring, self._state = make_ring(self.channels, n)
         self._ones = np.ones(n, np.float64)
         self._frame = np.zeros(n, np.float64)
         self._plan = make_plan(n)
         bins = n // 2 + 1
         self._work = (np.zeros(n), np.zeros(bins), np.zeros(bins), np.zeros(bins), np.zeros(bins),
-                      np.zeros(n), np.zeros(n + 1), np.zeros(n), np.zeros(n), np.zeros(n))
+                      np.zeros(n), np.zeros(n + 1), np.zeros(n), make_work(n))
         for name in ("out", "confidence"):
             ctx.out_specs[name] = StreamSpec("frames", channels=self.channels, bins=1, hop=hop)
-        self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)
-        self.latency_samples = n - hop
-
-    def reset(self):
-        super().reset()
-        self._ring.fill(0.0)
-        self._state.fill(0)
 
     def process(self, ins, outs, n):
-        x = ins.get("in")
-        if x is None or x.shape[0] != self.channels:
-            x = self._zeros[:, :n]
+        x = self.input_audio(ins, n)
         f0, conf = outs["out"], outs["confidence"]
         count = pitch_block(x, self._ring, self._state, self._hop, self._ones, float(self.sample_rate),
                             self._tau_min, self._tau_max, self.param_values["threshold"], self._plan,

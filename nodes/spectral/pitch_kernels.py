@@ -4,35 +4,35 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .fft_kernels import irfft, rfft
-from .framing import frame_done, push_samples, read_frame
+from ..dsp.fft import irfft, rfft
+from .framing import next_frame, read_frame
 
 
 @njit(cache=True, fastmath=False)
-def yin_frame(frame, sr, tau_min, tau_max, threshold, plan_args, work):
+def yin_frame(frame, sr, tau_min, tau_max, threshold, plan, work):
     """Estimate (f0_hz, confidence, voiced) of one frame.
 
     frame: float64 [N] (N = n_fft of the plan); integration window W = N // 2;
-    lags tau_min..tau_max (tau_max <= N - W). work: tuple of float64 scratch arrays
-    (win [N], xr, xi, yr, yi [N//2+1], corr [N], cs [N+1], cmnd [N], zr, zi [N]).
+    lags tau_min..tau_max (tau_max <= N - W). plan: dsp.fft tables (float64). work: tuple
+    of float64 scratch arrays (win [N], xr, xi, yr, yi [N//2+1], corr [N], cs [N+1],
+    cmnd [N], fft_work [2, N]).
     Returns f0 in Hz (parabolically refined lag), confidence = 1 - d'(tau) in [0, 1],
     and voiced = d'(tau) < threshold.
     """
-    bitrev, tw_re, tw_im, rt_re, rt_im = plan_args
-    win, xr, xi, yr, yi, corr, cs, cmnd, zr, zi = work
+    win, xr, xi, yr, yi, corr, cs, cmnd, fft_work = work
     n = frame.shape[0]
     w = n // 2
-    rfft(frame, xr, xi, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+    rfft(frame, xr, xi, plan, fft_work)
     for j in range(n):
         win[j] = frame[j] if j < w else 0.0
-    rfft(win, yr, yi, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+    rfft(win, yr, yi, plan, fft_work)
     # X * conj(Y): cross-correlation r[tau] = sum_{j<W} x[j] x[j + tau]
     for b in range(xr.shape[0]):
         re = xr[b] * yr[b] + xi[b] * yi[b]
         im = xi[b] * yr[b] - xr[b] * yi[b]
         xr[b] = re
         xi[b] = im
-    irfft(xr, xi, corr, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+    irfft(xr, xi, corr, plan, fft_work)
     cs[0] = 0.0
     for j in range(n):
         cs[j + 1] = cs[j] + frame[j] * frame[j]
@@ -79,7 +79,7 @@ def yin_frame(frame, sr, tau_min, tau_max, threshold, plan_args, work):
 
 
 @njit(cache=True, fastmath=False)
-def pitch_block(x, ring, state, hop, ones, sr, tau_min, tau_max, threshold, plan_args, work,
+def pitch_block(x, ring, state, hop, ones, sr, tau_min, tau_max, threshold, plan, work,
                 frame, f0_out, conf_out):
     """Frame one block and run YIN on every completed frame; returns the frame count.
 
@@ -87,17 +87,13 @@ def pitch_block(x, ring, state, hop, ones, sr, tau_min, tau_max, threshold, plan
     (f0 in Hz, 0 for unvoiced frames; confidence in [0, 1]).
     """
     count = 0
-    i = 0
-    n = x.shape[1]
-    while i < n:
-        i = push_samples(x, ring, state, i, hop)
-        if state[1] < hop:
-            break
-        frame_done(state)
+    i = next_frame(x, ring, state, 0, hop)
+    while i >= 0:
         for c in range(x.shape[0]):
             read_frame(ring, state, c, ones, frame)
-            f0, conf, voiced = yin_frame(frame, sr, tau_min, tau_max, threshold, plan_args, work)
+            f0, conf, voiced = yin_frame(frame, sr, tau_min, tau_max, threshold, plan, work)
             f0_out[count, c, 0] = f0 if voiced else 0.0
             conf_out[count, c, 0] = conf
         count += 1
+        i = next_frame(x, ring, state, i, hop)
     return count

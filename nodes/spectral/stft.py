@@ -6,8 +6,8 @@ import numpy as np
 from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.streams import StreamSpec
 
-from .fft_kernels import is_power_of_two, make_plan
-from .framing import make_ring, push_samples
+from ..dsp.fft import FFTScratch
+from .framing import FramedAnalysis, check_fft_size, push_samples
 from .stft_kernels import COMPLEX, MAGNITUDE, POWER, istft_block, stft_block
 from .windows import WINDOWS, analysis_window, window_square_sum
 
@@ -15,31 +15,45 @@ OUTPUTS = ("magnitude", "power", "complex")
 _MODES = {"magnitude": MAGNITUDE, "power": POWER, "complex": COMPLEX}
 
 
-def check_fft_size(n_fft: int, hop: int) -> None:
-    if not is_power_of_two(n_fft):
-        raise ValueError(f"n_fft must be a power of two, got {n_fft}")
-    if hop > n_fft:
-        raise ValueError(f"hop ({hop}) must not exceed n_fft ({n_fft})")
+class OverlapAddSynthesis(Node):
+    """Base of the nodes that turn frames into audio by windowed overlap-add (ISTFT,
+    Griffin-Lim): input ``in`` frames [frames, channels, n_fft // 2 + 1] with the STFT
+    framing convention, output ``out`` audio float32 [channels, n].
+
+    :meth:`prepare_synthesis` derives n_fft from the bins and hop from the stream, builds
+    the window, the reciprocal window-square sums ``_inv_wss`` float64 [hop] and the
+    overlap-add ring ``_acc`` float64 [channels, n_fft + block + hop]; latency_samples
+    = hop. :meth:`advance` moves the frame and sample counters after a block.
+    """
+
+    def prepare_synthesis(self, ctx, spec: StreamSpec, channels: int) -> None:
+        n_fft = 2 * (spec.bins - 1)
+        hop = spec.hop
+        check_fft_size(n_fft, hop)
+        self.channels = channels
+        ctx.out_specs["out"] = StreamSpec("audio", channels=channels)
+        self._n_fft, self._hop, self._bins = n_fft, hop, spec.bins
+        self._window = analysis_window(self.param_values["window"], n_fft)
+        self._inv_wss = 1.0 / window_square_sum(self._window, hop)
+        self._acc = np.zeros((channels, n_fft + ctx.block_size + hop), np.float64)
+        self._no_frames = np.zeros((1, spec.channels, spec.bins), np.float32)
+        self._frame_index = 0
+        self._pos = 0
+        self.latency_samples = hop
+
+    def reset(self):
+        super().reset()
+        self._acc.fill(0.0)
+        self._frame_index = 0
+        self._pos = 0
+
+    def advance(self, count: int, n: int) -> None:
+        """``count`` frames and ``n`` samples of this block are done."""
+        self._frame_index += count
+        self._pos += n
 
 
-class FFTScratch:
-    """Preallocated work buffers and plan for transforms of length n_fft (float64, or
-    float32 where single precision is enough)."""
-
-    def __init__(self, n_fft: int, dtype=np.float64):
-        self.plan = make_plan(n_fft, dtype)
-        bins = n_fft // 2 + 1
-        self.frame = np.zeros(n_fft, dtype)
-        self.spec_re = np.zeros(bins, dtype)
-        self.spec_im = np.zeros(bins, dtype)
-        self.zr = np.zeros(n_fft, dtype)
-        self.zi = np.zeros(n_fft, dtype)
-
-    def args(self) -> tuple:
-        return (*self.plan, self.frame, self.spec_re, self.spec_im, self.zr, self.zi)
-
-
-class STFT(Node):
+class STFT(FramedAnalysis):
     """Streaming short-time Fourier transform.
 
     Input ``in``: audio float32 [channels, n]. Output ``out``: frames float32
@@ -75,32 +89,19 @@ class STFT(Node):
 
     def prepare(self, ctx):
         n_fft, hop = self.param_values["n_fft"], self.param_values["hop"]
-        check_fft_size(n_fft, hop)
-        spec = ctx.in_specs.get("in")
-        self.channels = spec.channels if spec is not None else 1
+        self.prepare_framing(ctx, n_fft, hop)
         mode = self.param_values["output"]
         self._mode = _MODES[mode]
         out_channels = 2 * self.channels if mode == "complex" else self.channels
         ctx.out_specs["out"] = StreamSpec("frames", channels=out_channels, bins=n_fft // 2 + 1, hop=hop)
-        self._hop = hop
         self._window = analysis_window(self.param_values["window"], n_fft)
-        self._ring, self._state = make_ring(self.channels, n_fft)
         # single precision: the output is float32 and librosa's own STFT is complex64
         self._scratch = FFTScratch(n_fft, np.float32)
-        self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)
         self._args = (self._ring, self._state, self._hop, self._window, self._mode)
         self._fft_args = self._scratch.args()
-        self.latency_samples = n_fft - hop
-
-    def reset(self):
-        super().reset()
-        self._ring.fill(0.0)
-        self._state.fill(0)
 
     def process(self, ins, outs, n):
-        x = ins.get("in")
-        if x is None or x.shape[0] != self.channels:
-            x = self._zeros[:, :n]
+        x = self.input_audio(ins, n)
         out = outs["out"]
         if self._state[1] + n < self._hop:
             # no frame completes in this block: only fill the ring (a cheaper call)
@@ -110,7 +111,7 @@ class STFT(Node):
             out.count = stft_block(x, *self._args, out.data, *self._fft_args)
 
 
-class ISTFT(Node):
+class ISTFT(OverlapAddSynthesis):
     """Streaming inverse STFT: weighted overlap-add with window-sum normalisation.
 
     Input ``in``: complex frames float32 [frames, 2*channels, n_fft//2 + 1] as
@@ -147,32 +148,13 @@ class ISTFT(Node):
             spec = StreamSpec("frames", channels=2, bins=1025, hop=512)
         if spec.channels % 2:
             raise ValueError(f"ISTFT needs complex frames (2 channels per audio channel), got {spec.channels} channels")
-        n_fft = 2 * (spec.bins - 1)
-        hop = spec.hop
-        check_fft_size(n_fft, hop)
-        self.channels = spec.channels // 2
-        ctx.out_specs["out"] = StreamSpec("audio", channels=self.channels)
-        self._n_fft, self._hop = n_fft, hop
-        self._window = analysis_window(self.param_values["window"], n_fft)
-        self._inv_wss = 1.0 / window_square_sum(self._window, hop)
-        self._acc = np.zeros((self.channels, n_fft + ctx.block_size + hop), np.float64)
-        self._scratch = FFTScratch(n_fft)
-        self._no_frames = np.zeros((1, 2 * self.channels, n_fft // 2 + 1), np.float32)
-        self._frame_index = 0
-        self._pos = 0
-        self.latency_samples = hop
-
-    def reset(self):
-        super().reset()
-        self._acc.fill(0.0)
-        self._frame_index = 0
-        self._pos = 0
+        self.prepare_synthesis(ctx, spec, spec.channels // 2)
+        self._scratch = FFTScratch(self._n_fft)
 
     def process(self, ins, outs, n):
         frames = ins.get("in")
-        count = frames.count if frames is not None and frames.data.shape[1:] == (2 * self.channels, self._n_fft // 2 + 1) else 0
+        count = frames.count if frames is not None and frames.data.shape[1:] == (2 * self.channels, self._bins) else 0
         data = frames.data if count else self._no_frames
         istft_block(data, count, self._acc, self._frame_index, self._pos, self._n_fft, self._hop,
                     self._window, self._inv_wss, outs["out"], *self._scratch.args())
-        self._frame_index += count
-        self._pos += n
+        self.advance(count, n)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .fft_kernels import irfft, rfft
-from .framing import frame_done, push_samples, read_frame
+from ..dsp.fft import irfft, rfft
+from .framing import next_frame, read_frame
 
 MAGNITUDE, POWER, COMPLEX = 0, 1, 2
 
@@ -13,27 +13,22 @@ MAGNITUDE, POWER, COMPLEX = 0, 1, 2
 
 
 @njit(cache=True, fastmath=False)
-def stft_block(x, ring, state, hop, window, mode, out,
-               bitrev, tw_re, tw_im, rt_re, rt_im, frame, spec_re, spec_im, zr, zi):
+def stft_block(x, ring, state, hop, window, mode, out, plan, frame, spec_re, spec_im, work):
     """Frame and transform one block; returns the number of frames written to ``out``.
 
     x: float32 [channels, n] audio. out: float32 [max_frames, out_channels, bins] with
     out_channels = channels (magnitude, power) or 2*channels (complex: re of audio channel
-    c at 2c, im at 2c+1). frame: float64 [n_fft], spec_re/spec_im: float64 [bins] scratch.
+    c at 2c, im at 2c+1). plan/work: dsp.fft tables and scratch; frame [n_fft],
+    spec_re/spec_im [bins]: scratch of the plan's precision.
     """
-    n = x.shape[1]
     channels = x.shape[0]
     bins = spec_re.shape[0]
     count = 0
-    i = 0
-    while i < n:
-        i = push_samples(x, ring, state, i, hop)
-        if state[1] < hop:
-            break
-        frame_done(state)
+    i = next_frame(x, ring, state, 0, hop)
+    while i >= 0:
         for c in range(channels):
             read_frame(ring, state, c, window, frame)
-            rfft(frame, spec_re, spec_im, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+            rfft(frame, spec_re, spec_im, plan, work)
             if mode == COMPLEX:
                 for b in range(bins):
                     out[count, 2 * c, b] = spec_re[b]
@@ -45,6 +40,7 @@ def stft_block(x, ring, state, hop, window, mode, out,
                 for b in range(bins):
                     out[count, c, b] = np.sqrt(spec_re[b] * spec_re[b] + spec_im[b] * spec_im[b])
         count += 1
+        i = next_frame(x, ring, state, i, hop)
     return count
 
 
@@ -85,7 +81,7 @@ def ola_read(acc, first, y, inv_wss, n_fft, hop):
 
 @njit(cache=True, fastmath=False)
 def istft_block(frames, count, acc, frame_index, out_pos, latency, hop, window, inv_wss, y,
-                bitrev, tw_re, tw_im, rt_re, rt_im, frame, spec_re, spec_im, zr, zi):
+                plan, frame, spec_re, spec_im, work):
     """Overlap-add ``count`` complex frames, then write this block's audio.
 
     frames: float32 [>=count, 2*channels, bins] (re at 2c, im at 2c+1). acc: float64
@@ -102,7 +98,7 @@ def istft_block(frames, count, acc, frame_index, out_pos, latency, hop, window, 
             for b in range(bins):
                 spec_re[b] = frames[f, 2 * c, b]
                 spec_im[b] = frames[f, 2 * c + 1, b]
-            irfft(spec_re, spec_im, frame, bitrev, tw_re, tw_im, rt_re, rt_im, zr, zi)
+            irfft(spec_re, spec_im, frame, plan, work)
             for j in range(n_fft):
                 frame[j] *= window[j]
             ola_add(acc[c], start, frame)

@@ -1,0 +1,1 @@
+"""Signal-processing kernels shared by several node families (no nodes here)."""

@@ -1,0 +1,254 @@
+"""Real FFT kernels in numba, shared by the spectral nodes and fx.ir convolution.
+
+A real transform of length ``n_fft`` (a power of two, >= 4) packs the signal into a
+complex sequence of half length m = n_fft // 2 (even samples real, odd samples
+imaginary), runs a Stockham FFT on it and untangles the halves. The complex FFT uses
+radix-4 stages (half the passes over memory of radix 2, a quarter fewer twiddle
+products) and one radix-2 stage when log2(m) is odd. Stockham is out of place between
+the two halves of the scratch buffer, needs no bit reversal, and its inner loops run
+over contiguous memory, so they vectorise.
+
+Precision follows the arrays: a float64 plan and scratch give double-precision
+transforms, float32 ones single precision.
+
+Plan (from :func:`make_plan`): float [4, 2 * n_fft], rows
+
+- 0, 1: real and imaginary radix-4 twiddles. The stage whose sub-sequences have 4q
+  points reads w^(k p) = exp(-2 pi i k p / (4q)) for p < q at column k*m + q + p
+  (k = 1, 2, 3), so its inner loop reads them contiguously;
+- 2, 3: untangling twiddles exp(-2 pi i k / n_fft) for k <= m in columns [0, m].
+
+Work (from :func:`make_work`): float [2, n_fft] scratch (real and imaginary rows).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+def is_power_of_two(n: int) -> bool:
+    return n >= 2 and (n & (n - 1)) == 0
+
+
+def make_plan(n_fft: int, dtype=np.float64) -> np.ndarray:
+    """Tables for :func:`rfft` / :func:`irfft` of length n_fft: float [4, 2 * n_fft]."""
+    if not is_power_of_two(n_fft) or n_fft < 4:
+        raise ValueError(f"n_fft must be a power of two >= 4, got {n_fft}")
+    m = n_fft // 2
+    plan = np.zeros((4, 2 * n_fft), np.float64)
+    q = m // 4
+    while q >= 1:
+        p = np.arange(q)
+        for k in (1, 2, 3):
+            angle = -2.0 * np.pi * k * p / (4 * q)
+            plan[0, k * m + q + p] = np.cos(angle)
+            plan[1, k * m + q + p] = np.sin(angle)
+        q //= 4
+    k = np.arange(m + 1)
+    plan[2, :m + 1] = np.cos(2.0 * np.pi * k / n_fft)
+    plan[3, :m + 1] = -np.sin(2.0 * np.pi * k / n_fft)
+    return plan.astype(dtype)
+
+
+def make_work(n_fft: int, dtype=np.float64) -> np.ndarray:
+    """Scratch for :func:`rfft` / :func:`irfft`: zeroed float [2, n_fft]."""
+    return np.zeros((2, n_fft), dtype)
+
+
+# ---- complex FFT (Stockham autosort) -------------------------------------------------------
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _butterfly4(ar, ai, br, bi, cr, ci, xr, xi, w1r, w1i, w2r, w2i, w3r, w3i):
+    """4-point DFT of (a, b, c, x), output r times w_r (w_0 = 1): 8 floats re, im, ..."""
+    apc_r = ar + cr
+    apc_i = ai + ci
+    amc_r = ar - cr
+    amc_i = ai - ci
+    bpd_r = br + xr
+    bpd_i = bi + xi
+    bmd_r = br - xr
+    bmd_i = bi - xi
+    t1r = amc_r + bmd_i
+    t1i = amc_i - bmd_r
+    t2r = apc_r - bpd_r
+    t2i = apc_i - bpd_i
+    t3r = amc_r - bmd_i
+    t3i = amc_i + bmd_r
+    return (apc_r + bpd_r, apc_i + bpd_i,
+            t1r * w1r - t1i * w1i, t1r * w1i + t1i * w1r,
+            t2r * w2r - t2i * w2i, t2r * w2i + t2i * w2r,
+            t3r * w3r - t3i * w3i, t3r * w3i + t3i * w3r)
+
+
+@njit(cache=True, fastmath=True)
+def _radix4_stage(sr, si, dr, di, q, s, plan, m):
+    """One radix-4 stage, src -> dst: sub-sequences of 4q points at stride s.
+
+    Output r of the 4-point DFT of (a, b, c, d) = x[j + s*(p + k*q)], k = 0..3, is
+    multiplied by w^(r p) and stored at j + s*(4p + r). The s == 1 loop runs over p (its
+    own loop so that it vectorises), the others over j.
+    """
+    tw_re = plan[0]
+    tw_im = plan[1]
+    if s == 1:
+        for p in range(q):
+            y = _butterfly4(sr[p], si[p], sr[p + q], si[p + q], sr[p + 2 * q], si[p + 2 * q],
+                            sr[p + 3 * q], si[p + 3 * q],
+                            tw_re[m + q + p], tw_im[m + q + p], tw_re[2 * m + q + p],
+                            tw_im[2 * m + q + p], tw_re[3 * m + q + p], tw_im[3 * m + q + p])
+            o = 4 * p
+            dr[o], di[o], dr[o + 1], di[o + 1], dr[o + 2], di[o + 2], dr[o + 3], di[o + 3] = y
+        return
+    sq = s * q
+    for p in range(q):
+        w1r = tw_re[m + q + p]
+        w1i = tw_im[m + q + p]
+        w2r = tw_re[2 * m + q + p]
+        w2i = tw_im[2 * m + q + p]
+        w3r = tw_re[3 * m + q + p]
+        w3i = tw_im[3 * m + q + p]
+        a = s * p
+        o = 4 * s * p
+        for j in range(s):
+            y = _butterfly4(sr[a + j], si[a + j], sr[a + sq + j], si[a + sq + j],
+                            sr[a + 2 * sq + j], si[a + 2 * sq + j], sr[a + 3 * sq + j],
+                            si[a + 3 * sq + j], w1r, w1i, w2r, w2i, w3r, w3i)
+            (dr[o + j], di[o + j], dr[o + s + j], di[o + s + j], dr[o + 2 * s + j],
+             di[o + 2 * s + j], dr[o + 3 * s + j], di[o + 3 * s + j]) = y
+
+
+@njit(cache=True, fastmath=True)
+def _radix2_last(sr, si, dr, di, s):
+    """The final radix-2 stage (sub-sequences of 2 points, twiddle 1), src -> dst."""
+    for j in range(s):
+        ar = sr[j]
+        ai = si[j]
+        br = sr[s + j]
+        bi = si[s + j]
+        dr[j] = ar + br
+        di[j] = ai + bi
+        dr[s + j] = ar - br
+        di[s + j] = ai - bi
+
+
+@njit(cache=True, fastmath=True)
+def _complex_fft(work, plan):
+    """Forward FFT of work[0, :m] + i work[1, :m] in natural order, m = n_fft // 2;
+    work[:, m:] is the ping-pong buffer. Returns the offset (0 or m) of the result."""
+    m = work.shape[1] // 2
+    a_r = work[0, :m]
+    a_i = work[1, :m]
+    b_r = work[0, m:]
+    b_i = work[1, m:]
+    n = m
+    s = 1
+    flip = False
+    while n >= 4:
+        q = n // 4
+        if flip:
+            _radix4_stage(b_r, b_i, a_r, a_i, q, s, plan, m)
+        else:
+            _radix4_stage(a_r, a_i, b_r, b_i, q, s, plan, m)
+        flip = not flip
+        n = q
+        s *= 4
+    if n == 2:
+        if flip:
+            _radix2_last(b_r, b_i, a_r, a_i, s)
+        else:
+            _radix2_last(a_r, a_i, b_r, b_i, s)
+        flip = not flip
+    return m if flip else 0
+
+
+# ---- real transforms -----------------------------------------------------------------------
+
+
+@njit(cache=True, fastmath=False)
+def rfft(x, out_re, out_im, plan, work):
+    """Forward real FFT (numpy's rfft convention, unnormalised).
+
+    x: float [n_fft] time signal; out_re/out_im: float [n_fft // 2 + 1];
+    plan: :func:`make_plan` (n_fft); work: float [2, n_fft] scratch.
+    """
+    m = work.shape[1] // 2
+    zr = work[0]
+    zi = work[1]
+    for n in range(m):
+        zr[n] = x[2 * n]
+        zi[n] = x[2 * n + 1]
+    off = _complex_fft(work, plan)
+    rt_re = plan[2]
+    rt_im = plan[3]
+    # DC and Nyquist are real: the sum and difference of the even and odd halves
+    out_re[0] = zr[off] + zi[off]
+    out_im[0] = 0.0
+    out_re[m] = zr[off] - zi[off]
+    out_im[m] = 0.0
+    for k in range(1, m):
+        a = off + k
+        b = off + m - k
+        er = 0.5 * (zr[a] + zr[b])
+        ei = 0.5 * (zi[a] - zi[b])
+        o_r = 0.5 * (zi[a] + zi[b])
+        o_i = -0.5 * (zr[a] - zr[b])
+        wr = rt_re[k]
+        wi = rt_im[k]
+        out_re[k] = er + wr * o_r - wi * o_i
+        out_im[k] = ei + wr * o_i + wi * o_r
+
+
+@njit(cache=True, fastmath=False)
+def irfft(in_re, in_im, x, plan, work):
+    """Inverse real FFT (numpy's irfft convention: 1 / n_fft; the imaginary parts of the
+    DC and Nyquist bins are ignored).
+
+    in_re/in_im: float [n_fft // 2 + 1]; x: float [n_fft] output; plan as for rfft;
+    work: float [2, n_fft] scratch.
+    """
+    m = work.shape[1] // 2
+    zr = work[0]
+    zi = work[1]
+    rt_re = plan[2]
+    rt_im = plan[3]
+    for k in range(m):
+        ar = in_re[k]
+        ai = in_im[k] if k != 0 else 0.0
+        br = in_re[m - k]
+        bi = -in_im[m - k] if k != 0 else 0.0  # conj(X[m - k]); X[m] is real
+        er = 0.5 * (ar + br)
+        ei = 0.5 * (ai + bi)
+        dr = 0.5 * (ar - br)
+        di = 0.5 * (ai - bi)
+        # O = D * conj(W^k)
+        wr = rt_re[k]
+        wi = -rt_im[k]
+        o_r = dr * wr - di * wi
+        o_i = dr * wi + di * wr
+        # Z = E + i O, conjugated for the inverse-by-forward trick
+        zr[k] = er - o_i
+        zi[k] = -(ei + o_r)
+    off = _complex_fft(work, plan)
+    scale = 1.0 / m
+    for n in range(m):
+        x[2 * n] = zr[off + n] * scale
+        x[2 * n + 1] = -zi[off + n] * scale
+
+
+class FFTScratch:
+    """Plan and preallocated work buffers for transforms of length n_fft (float64, or
+    float32 where single precision is enough): frame [n_fft], spec_re/spec_im
+    [n_fft // 2 + 1], work [2, n_fft]."""
+
+    def __init__(self, n_fft: int, dtype=np.float64):
+        self.plan = make_plan(n_fft, dtype)
+        bins = n_fft // 2 + 1
+        self.frame = np.zeros(n_fft, dtype)
+        self.spec_re = np.zeros(bins, dtype)
+        self.spec_im = np.zeros(bins, dtype)
+        self.work = make_work(n_fft, dtype)
+
+    def args(self) -> tuple:
+        """(plan, frame, spec_re, spec_im, work), the order the block kernels take them."""
+        return (self.plan, self.frame, self.spec_re, self.spec_im, self.work)
