@@ -15,6 +15,8 @@ from .runtime import Runtime
 from .patch import (FORMAT_VERSION, dumps_patch, graph_from_dict, graph_to_dict, load_patch,
                     new_node_spec, parse_patch, save_patch)
 from .render import render
-from .subpatch import SUBPATCH_TYPE, SetSubgraph, Subpatch, flatten, group_nodes, ungroup
+from .subpatch import (SUBPATCH_TYPE, SetSubgraph, Subpatch, flatten, group_nodes, replace_subgraph,
+                       ungroup)
+from .subpatch_ports import INLET_TYPE, OUTLET_TYPE, Inlet, Outlet
 
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -237,6 +237,8 @@ def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
                 raise PatchError(f"{path}.params.{name}", msg) from None
     try:
         node.set_state({"params": params, "extra": extra}, from_version=version)
+    except PatchError as exc:  # a migration naming the fault inside the node's saved state
+        raise PatchError(f"{path}.state{exc.path[1:]}", exc.message) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise PatchError(f"{path}.params", f"cannot restore {type_id} (saved as version {version}): {exc}") from None
     state = node.get_state()

@@ -83,9 +83,10 @@ def load_registry(include_entry_points: bool = True) -> Registry:
     if not builtin_loaded:
         # running from a source tree without installed metadata
         reg.register_many(importlib.import_module("neuropatch.nodes").all_node_classes())
-    from .subpatch import Subpatch  # the engine's own node type; imports this module
+    from .subpatch import Subpatch  # the engine's own node types; import this module
+    from .subpatch_ports import Inlet, Outlet
 
-    reg.register(Subpatch)
+    reg.register_many([Subpatch, Inlet, Outlet])
     return reg
 
 

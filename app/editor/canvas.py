@@ -12,12 +12,13 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView
 
-from neuropatch.engine import (AddNode, Batch, ClearParam, Connect, Disconnect, Edge, MoveNode,
+from neuropatch.engine import (AddNode, Batch, ClearParam, Connect, Disconnect, Edge, MoveNode, Node,
                                RemoveNode, SetParam, SetResource)
 
 from .cable_item import CableItem, cable_path
 from neuropatch.engine.patch import node_ports
 from neuropatch.engine.subpatch import SEPARATOR, SetSubgraph
+from neuropatch.engine.subpatch_ports import PORT_NODE_TYPES
 
 from .node_item import NodeItem, PortItem, kind_colour
 
@@ -76,10 +77,19 @@ class PatchScene(QGraphicsScene):
                     item.setPos(x, y)
         elif isinstance(command, SetSubgraph):
             self._refresh_node_item(command.node_id)
+        elif isinstance(command, (SetParam, ClearParam)) and self._ports_follow_params(command.node_id):
+            self._refresh_node_item(command.node_id)     # an inlet's name or kind: new port, new caption
         elif isinstance(command, (SetParam, ClearParam, SetResource)):
             item = self.node_items.get(command.node_id)
             if item is not None:
                 item.update()
+
+    def _ports_follow_params(self, node_id: str) -> bool:
+        spec = self.document.graph.nodes.get(node_id)
+        cls = self.document.node_class(node_id)
+        return spec is not None and cls is not None and (
+            spec.type in PORT_NODE_TYPES or cls.input_ports is not Node.input_ports
+            or cls.output_ports is not Node.output_ports)
 
     def _add_node_item(self, node_id: str) -> NodeItem | None:
         if node_id in self.node_items:
@@ -98,8 +108,10 @@ class PatchScene(QGraphicsScene):
                             [(p, "any") for p in outs], placeholder_reason=reason)
         else:
             ins, outs = node_ports(spec, self.document.registry)
+            caption = spec.params.get("name") if spec.type in PORT_NODE_TYPES else None
             item = NodeItem(node_id, spec.type, cls.title or cls.type_id,
-                            [(p.name, p.kind) for p in ins], [(p.name, p.kind) for p in outs])
+                            [(p.name, p.kind) for p in ins], [(p.name, p.kind) for p in outs],
+                            caption=caption)
         x, y = spec.ui.get("pos", (0.0, 0.0))
         item.setPos(float(x), float(y))
         if node_id in self.errors:

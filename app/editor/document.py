@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from neuropatch.engine import (AddNode, Batch, Connect, Disconnect, Edge, Graph, MoveNode,
+from neuropatch.engine import (AddNode, Batch, Connect, Disconnect, Edge, Graph, MoveNode, Node,
                                RemoveNode, SetParam, SetResource, default_registry, new_node_spec)
 from neuropatch.engine.errors import GraphError
 from neuropatch.engine.patch import node_ports
@@ -37,6 +37,18 @@ def unique_id(base: str, taken) -> str:
     while f"{stem}{i}" in taken:
         i += 1
     return f"{stem}{i}"
+
+
+def _ports_follow_params(cls) -> bool:
+    """True for node types whose ports are decided per instance (inlets, outlets)."""
+    return cls.input_ports is not Node.input_ports or cls.output_ports is not Node.output_ports
+
+
+def _kind_of(graph, node_id: str, port: str, output: bool, registry) -> str | None:
+    ins, outs = node_ports(graph.nodes[node_id], registry)
+    if ins is None:
+        return "any"
+    return next((p.kind for p in (outs if output else ins) if p.name == port), None)
 
 
 class PatchDocument(QObject):
@@ -172,7 +184,25 @@ class PatchDocument(QObject):
         if self.graph.nodes[node_id].params.get(name) == value and merge_token is None:
             return False
         key = ("param", node_id, name, merge_token) if merge_token is not None else None
-        return self.execute(SetParam(node_id, name, value), f"Set {node_id}.{name}", key)
+        command = SetParam(node_id, name, value)
+        stale = self._cables_unfit_after(command) if _ports_follow_params(cls) else []
+        if stale:      # an inlet's kind changed: its cables that no longer fit go in the same step
+            command = Batch([Disconnect(e) for e in stale] + [command])
+        return self.execute(command, f"Set {node_id}.{name}", key)
+
+    def _cables_unfit_after(self, command) -> list:
+        """Cables of the node `command` edits whose ports vanish or stop fitting after it."""
+        trial = self.graph.copy()
+        trial.apply(command)
+        stale = []
+        for e in trial.edges:
+            if command.node_id not in (e.src, e.dst):
+                continue
+            ks = _kind_of(trial, e.src, e.src_port, True, self.registry)
+            kd = _kind_of(trial, e.dst, e.dst_port, False, self.registry)
+            if ks is None or kd is None or not kinds_compatible(ks, kd):
+                stale.append(e)
+        return stale
 
     def set_resource(self, node_id: str, name: str, resource: dict | None) -> bool:
         return self.execute(SetResource(node_id, name, resource), f"Set {node_id}.{name} file")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QToolButton, QVBoxLayout, QWidget)
 
 from neuropatch.engine import ClearParam, SetParam, SetResource, Batch
+from neuropatch.engine.subpatch import SetSubgraph
 
 from neuropatch.engine.patch import node_ports
 
@@ -255,6 +256,8 @@ class Inspector(QWidget):
         for c in cmds:
             if isinstance(c, Batch):
                 self._on_command(c)
+            elif isinstance(c, SetSubgraph) and c.node_id == self.node_id:
+                self.show_node(self.node_id)          # its ports (inlets/outlets inside) may differ
             elif isinstance(c, (SetParam, ClearParam)) and c.node_id == self.node_id:
                 self._refresh_param(c.name)
             elif isinstance(c, SetResource) and c.node_id == self.node_id:

@@ -74,11 +74,12 @@ class NodeItem(QGraphicsObject):
     """Draws one NodeSpec. Position changes move attached cables; the scene commits moves."""
 
     def __init__(self, node_id: str, type_id: str, title: str, inputs, outputs,
-                 placeholder_reason: str | None = None):
+                 placeholder_reason: str | None = None, caption: str | None = None):
         super().__init__()
         self.node_id = node_id
         self.type_id = type_id
         self.title = title
+        self.caption = caption   # an inlet's or outlet's port name, shown beside the type
         self.placeholder_reason = placeholder_reason
         self.is_subpatch = type_id == SUBPATCH_TYPE and placeholder_reason is None
         self.error: str | None = None
@@ -154,7 +155,9 @@ class NodeItem(QGraphicsObject):
                 QRectF(NODE_WIDTH / 2, port.pos().y() - 8, NODE_WIDTH / 2 - 10, 16)
             painter.drawText(r, Qt.AlignVCenter | (Qt.AlignRight if port.output else Qt.AlignLeft), port.name)
         painter.setPen(QColor("#909090"))
-        painter.drawText(QRectF(8, HEADER_H + 1, NODE_WIDTH - 16, 12), Qt.AlignLeft, self.type_id)
+        type_line = f"{self.type_id} “{self.caption}”" if self.caption is not None else self.type_id
+        painter.drawText(QRectF(8, HEADER_H + 1, NODE_WIDTH - 16, 12), Qt.AlignLeft,
+                         painter.fontMetrics().elidedText(type_line, Qt.ElideRight, int(NODE_WIDTH - 16)))
         note = self.placeholder_reason or self.error
         if note:
             painter.setPen(QColor("#ff8080"))

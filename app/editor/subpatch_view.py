@@ -2,8 +2,10 @@
 
 :class:`SubpatchDocument` mirrors the inner graph of one ``sys.subpatch`` node of a parent
 document. Each edit made inside is tried on a copy of the inner graph, turned into one
-``SetSubgraph`` command and executed on the parent, so it lands on the parent's undo
-stack, reaches the live engine and is saved with the patch. Nested subpatches open a
+command on the parent (``replace_subgraph``: the new state, plus the outer cables that
+follow a renamed port or go with a removed one) and executed there, so it lands on the
+parent's undo stack as one step, reaches the live engine and is saved with the patch.
+Inlets and outlets added inside are the subpatch's ports. Nested subpatches open a
 ``SubpatchDocument`` of a ``SubpatchDocument``.
 """
 from __future__ import annotations
@@ -15,10 +17,11 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
 from neuropatch.engine.errors import GraphError, PatchError
-from neuropatch.engine.subpatch import SetSubgraph, inner_graph, is_subpatch, state_from_graph
+from neuropatch.engine.subpatch import inner_graph, is_subpatch, replace_subgraph, state_from_graph
+from neuropatch.engine.subpatch_ports import INLET_TYPE, OUTLET_TYPE
 
 from .canvas import PatchScene, PatchView
-from .document import PatchDocument
+from .document import PatchDocument, unique_id
 from .inspector import Inspector
 
 CRUMB_SEPARATOR = " › "
@@ -61,13 +64,33 @@ class SubpatchDocument(PatchDocument):
         except GraphError as exc:
             self.message.emit(str(exc))
             return False
-        state = state_from_graph(trial, self._state.get("inputs", []), self._state.get("outputs", []))
+        try:
+            outer = replace_subgraph(self.parent_doc.graph, self.node_id, state_from_graph(trial),
+                                     self.registry)
+        except GraphError as exc:
+            self.message.emit(str(exc))
+            return False
         self._pending = command
         try:
-            return self.parent_doc.execute(SetSubgraph(self.node_id, state),
-                                           f"{text} in {self.node_id}", merge_key)
+            return self.parent_doc.execute(outer, f"{text} in {self.node_id}", merge_key)
         finally:
             self._pending = None
+
+    # PySide looks up `connect` and `disconnect` on a QObject subclass that declares its own
+    # signal as QObject's built-ins, hiding PatchDocument's; name them here again.
+    def connect(self, src, src_port, dst, dst_port) -> bool:
+        return PatchDocument.connect(self, src, src_port, dst, dst_port)
+
+    def disconnect(self, edge) -> bool:
+        return PatchDocument.disconnect(self, edge)
+
+    def add_node(self, type_id: str, pos=(0.0, 0.0), params=None, resources=None) -> str | None:
+        """Add a node inside; a new inlet or outlet gets the first free port name."""
+        if type_id in (INLET_TYPE, OUTLET_TYPE) and "name" not in (params or {}):
+            base = "in" if type_id == INLET_TYPE else "out"
+            taken = {s.params.get("name") for s in self.graph.nodes.values() if s.type == type_id}
+            params = {**(params or {}), "name": unique_id(base, taken)}
+        return super().add_node(type_id, pos, params, resources)
 
     def _replace_graph(self, graph) -> None:
         self.graph.unsubscribe(self._on_graph_command)

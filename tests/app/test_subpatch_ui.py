@@ -58,7 +58,7 @@ def test_double_click_opens_the_subpatch_and_inner_edits_are_undoable_and_saved(
     QTest.mouseDClick(window.view.viewport(), Qt.LeftButton, Qt.NoModifier, header_pos(window, sub))
     inner_window = window.subpatch_windows[(sub,)]
     assert inner_window.isVisible()
-    assert set(inner_window.scene.node_items) == {gain, eq}
+    assert set(inner_window.scene.node_items) == {gain, eq, "inlet", "outlet"}
     assert inner_window.crumb.text().endswith(f"› {sub}")
 
     inner_window.scene.select_nodes([gain])
@@ -79,10 +79,10 @@ def test_double_click_opens_the_subpatch_and_inner_edits_are_undoable_and_saved(
     # deleting an inner node from the subpatch window goes through the same undo stack
     inner_window.scene.select_nodes([eq])
     QTest.keyClick(inner_window.view, Qt.Key_Delete)
-    assert set(inner_window.scene.node_items) == {gain}
-    assert window.doc.graph.nodes[sub].extra["outputs"][0]["from"] is None
+    assert set(inner_window.scene.node_items) == {gain, "inlet", "outlet"}
+    assert not [e for e in inner_window.doc.graph.edges if e.dst == "outlet"]   # the outlet stays, unfed
     window.doc.undo_stack.undo()
-    assert set(inner_window.scene.node_items) == {gain, eq}
+    assert set(inner_window.scene.node_items) == {gain, eq, "inlet", "outlet"}
     assert Edge(gain, "out", eq, "in") in inner_window.doc.graph.edges
 
     path = tmp_path / "grouped.json"
@@ -132,7 +132,7 @@ def test_nested_subpatch_opens_from_its_parent_window_and_edits_reach_the_patch(
     window.doc.undo_stack.undo()   # the param edit
     window.doc.undo_stack.undo()   # the inner grouping: the nested window closes
     assert (outer, inner) not in window.subpatch_windows
-    assert set(outer_window.scene.node_items) == {gain, eq}
+    assert set(outer_window.scene.node_items) == {gain, eq, "inlet", "outlet"}
 
 
 def test_error_inside_a_subpatch_marks_the_subpatch_node(window):
@@ -155,6 +155,6 @@ def test_tab_in_a_subpatch_window_adds_the_node_inside_the_subpatch(window):
     QTest.keyClicks(inner_window._quick_add.edit, "delay")
     QTest.keyClick(inner_window._quick_add.edit, Qt.Key_Return)
     assert set(window.doc.graph.nodes) == outer_nodes
-    added = set(inner_graph(window.doc.graph.nodes[sub].extra).nodes) - {gain, eq}
+    added = set(inner_graph(window.doc.graph.nodes[sub].extra).nodes) - {gain, eq, "inlet", "outlet"}
     assert [inner_window.doc.graph.nodes[n].type for n in added] == ["util.delay"]
     assert not inner_window.scene.mismatches()

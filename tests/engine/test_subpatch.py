@@ -9,6 +9,7 @@ from neuropatch.engine import (SUBPATCH_TYPE, CompileError, CycleError, Edge, Gr
                                render, ungroup)
 from neuropatch.engine.live import EngineClient
 from neuropatch.engine.patch import dumps_patch, graph_to_dict, graph_from_dict, parse_patch
+from neuropatch.engine.subpatch import graph_ports, inner_graph
 
 SR, BS = 48000, 256
 
@@ -60,22 +61,28 @@ class TestGrouping:
     def test_group_exposes_one_port_per_boundary_cable_source(self):
         g = effect_patch()
         sub, _ = grouped(g, ["gate", "gain", "mix"])
-        state = sub.nodes["sub"].extra
-        # eq feeds gate; in feeds mix.in2: two outer sources, two inputs
-        assert [(p["name"], p["kind"], p["to"]) for p in state["inputs"]] == [
-            ("in", "audio", [["gate", "in"]]), ("in2", "audio", [["mix", "in2"]])]
-        assert [(p["name"], p["from"]) for p in state["outputs"]] == [("out", ["mix", "out"])]
+        inner = inner_graph(sub.nodes["sub"].extra)
+        ins, outs = graph_ports(inner)
+        # eq feeds gate; in feeds mix.in2: two outer sources, two inlets
+        assert [(p.name, p.kind) for p in ins] == [("in", "audio"), ("in2", "audio")]
+        assert [(p.name, p.kind) for p in outs] == [("out", "audio")]
+        assert {str(e) for e in inner.edges if e.src in {p.node_id for p in ins}} == {
+            f"{ins[0].node_id}.out -> gate.in", f"{ins[1].node_id}.out -> mix.in2"}
+        assert Edge("mix", "out", outs[0].node_id, "in") in inner.edges
         assert sorted(map(str, sub.edges)) == sorted(
             ["in.out -> eq.in", "eq.out -> sub.in", "in.out -> sub.in2", "sub.out -> out.in"])
 
-    def test_one_outer_source_feeding_two_inner_ports_becomes_one_input(self):
+    def test_one_outer_source_feeding_two_inner_ports_becomes_one_inlet(self):
         g = build([("in", "io.audio_in", {}), ("a", "util.gain", {}), ("b", "util.gain", {}),
                    ("mix", "util.mix", {}), ("out", "io.audio_out", {})],
                   [("in", "out", "a", "in"), ("in", "out", "b", "in"), ("a", "out", "mix", "in1"),
                    ("b", "out", "mix", "in2"), ("mix", "out", "out", "in")])
         sub, _ = grouped(g, ["a", "b", "mix"])
-        assert sub.nodes["sub"].extra["inputs"] == [
-            {"name": "in", "kind": "audio", "to": [["a", "in"], ["b", "in"]]}]
+        inner = inner_graph(sub.nodes["sub"].extra)
+        (inlet,), _ = graph_ports(inner)
+        assert inlet.name == "in"
+        assert sorted(str(e) for e in inner.edges if e.src == inlet.node_id) == [
+            f"{inlet.node_id}.out -> a.in", f"{inlet.node_id}.out -> b.in"]
         x = noise()
         assert np.array_equal(render(sub, x)[0], render(g, x)[0])
 
@@ -185,14 +192,16 @@ class TestValidation:
             graph_from_dict(doc)
         assert exc.value.path == f"$.nodes[{i}].state.nodes[2].params.gain_db"
 
-    def test_exposed_port_bound_to_a_missing_inner_node_names_its_path(self):
+    def test_two_inlets_with_one_name_name_the_second_ones_path(self):
         doc = self.doc()
         i = self.sub_index(doc)
-        doc["nodes"][i]["state"]["outputs"][0]["from"] = ["ghost", "out"]
+        nodes = doc["nodes"][i]["state"]["nodes"]
+        inlet = next(n for n in nodes if n["type"] == "sys.inlet")
+        nodes.append({**copy.deepcopy(inlet), "id": "inlet_twin"})
         with pytest.raises(PatchError) as exc:
             graph_from_dict(doc)
-        assert exc.value.path == f"$.nodes[{i}].state.outputs[0].from[0]"
-        assert "ghost" in exc.value.message
+        assert exc.value.path == f"$.nodes[{i}].state.nodes[{len(nodes) - 1}].params.name"
+        assert 'port name "in"' in exc.value.message
 
     def test_outer_cable_to_a_port_the_subpatch_lacks_is_a_patch_error(self):
         doc = self.doc()
