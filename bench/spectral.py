@@ -4,7 +4,9 @@
   nodes called block by block exactly as the engine calls them, vs
   librosa.feature.melspectrogram on the whole file (same n_fft/hop/mels);
 - streaming feature.pitch (frame 2048, hop 512, fmin 50, fmax 2000, block 256) vs
-  librosa.yin and librosa.pyin on the whole file with the same frame, hop and range.
+  librosa.yin and librosa.pyin on the whole file with the same frame, hop and range;
+- streaming fx.ir (a 2048-tap IR, block 256, zero latency) vs scipy.signal.oaconvolve of
+  the whole file with the same IR.
 
 RTF = compute seconds / audio seconds, best of N (pyin: best of PYIN_REPEATS, it is slow).
 Run with one thread and OpenBLAS at its own defaults:
@@ -15,12 +17,15 @@ Run with one thread and OpenBLAS at its own defaults:
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from neuropatch.engine.streams import allocate_buffer
 from neuropatch.engine.testing import FramesIn, prepare_node
+from neuropatch.nodes.effects import ImpulseResponse
 from neuropatch.nodes.spectral.mel import Mel
 from neuropatch.nodes.spectral.pitch import Pitch
 from neuropatch.nodes.spectral.stft import STFT
@@ -86,6 +91,29 @@ def streaming_pitch(x: np.ndarray):
     return run
 
 
+def cabinet_ir(taps: int = 2048) -> np.ndarray:
+    """float32 [taps]: decaying noise, a stand-in for a cabinet impulse response."""
+    rng = np.random.default_rng(7)
+    return (rng.standard_normal(taps) * np.exp(-np.arange(taps) / (taps / 6))).astype(np.float32)
+
+
+def streaming_ir(x: np.ndarray, ir_path: Path):
+    node = ImpulseResponse()
+    node.set_resource("ir", ir_path)
+    node.set_param("normalize", "off")
+    prepare_node(node, {"in": x}, SR, BLOCK)
+    out = {"out": np.zeros((x.shape[0], BLOCK), np.float32)}
+    blocks = [x[:, i:i + BLOCK] for i in range(0, x.shape[1] - BLOCK + 1, BLOCK)]
+    ins = {"in": None}
+
+    def run():
+        node.reset()
+        for blk in blocks:
+            ins["in"] = blk
+            node.process(ins, out, BLOCK)
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -112,12 +140,26 @@ def main():
     lib_pyin = best_of(lambda: librosa.pyin(y, fmin=50, fmax=2000, sr=SR, frame_length=2048, hop_length=512),
                        args.pyin_repeats)
 
+    import soundfile as sf
+    from scipy.signal import oaconvolve
+
+    ir = cabinet_ir()
+    with tempfile.TemporaryDirectory() as tmp:
+        ir_path = Path(tmp) / "cab.wav"
+        sf.write(str(ir_path), ir, SR, subtype="FLOAT")
+        run_ir = streaming_ir(x, ir_path)
+    run_ir()
+    ours_ir = best_of(run_ir, args.repeats)
+    lib_ir = best_of(lambda: oaconvolve(y, ir), args.repeats)
+
     rows = [
         ("streaming stft+mel (block 256)", ours_mel),
         ("librosa melspectrogram (whole file)", lib_mel),
         ("streaming feature.pitch YIN (block 256)", ours_pitch),
         ("librosa.yin (whole file)", lib_yin),
         ("librosa.pyin (whole file)", lib_pyin),
+        ("streaming fx.ir 2048 taps (block 256)", ours_ir),
+        ("scipy oaconvolve 2048 taps (whole file)", lib_ir),
     ]
     print(f"{secs:.0f} s of {SR} Hz mono audio, one thread, best of {args.repeats} "
           f"(pyin best of {args.pyin_repeats})")
@@ -128,6 +170,7 @@ def main():
     print(f"streaming mel / librosa mel: {ours_mel / lib_mel:.2f}x (target <= 1.5x)")
     print(f"librosa.pyin / our pitch: {lib_pyin / ours_pitch:.0f}x faster (target >= 10x); "
           f"librosa.yin / our pitch: {lib_yin / ours_pitch:.1f}x")
+    print(f"streaming fx.ir / scipy oaconvolve: {ours_ir / lib_ir:.2f}x")
 
 
 if __name__ == "__main__":

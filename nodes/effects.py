@@ -13,62 +13,42 @@ from neuropatch.engine.errors import ResourceError
 from neuropatch.engine.node import Resource
 from neuropatch.engine.resample import resample
 
+from .dsp.fft import irfft, make_plan, make_work, rfft
 from .utility import db_to_gain
 
 MAX_IR_SECONDS = 10.0
 
 
-# ---- FFT (radix 2, in place, no allocation) -----------------------------------------------
+# ---- partitioned convolution -----------------------------------------------------------------
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _dot(a, b, offset):
+    """sum over k of a[k] * b[offset + k] (reassociated, so it vectorises)."""
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += a[k] * b[offset + k]
+    return s
 
 
 @njit(cache=True, fastmath=False)
-def fft_inplace(a, twiddle, inverse):
-    """In-place iterative radix-2 FFT of complex128 a [N] (N a power of two).
-
-    twiddle: complex128 [N/2], exp(-2j*pi*k/N). The inverse is unscaled (divide by N).
-    """
-    n = a.shape[0]
-    j = 0
-    for i in range(1, n):
-        bit = n >> 1
-        while j & bit:
-            j ^= bit
-            bit >>= 1
-        j |= bit
-        if i < j:
-            tmp = a[i]
-            a[i] = a[j]
-            a[j] = tmp
-    size = 2
-    while size <= n:
-        half = size // 2
-        step = n // size
-        for start in range(0, n, size):
-            for k in range(half):
-                w = twiddle[k * step]
-                if inverse:
-                    w = w.conjugate()
-                u = a[start + k]
-                v = a[start + k + half] * w
-                a[start + k] = u + v
-                a[start + k + half] = u - v
-        size *= 2
-
-
-@njit(cache=True, fastmath=False)
-def ir_block(x, y, n, head, hist, hpos, part, ppos, prev, spec_ir, fdl, fdl_pos, acc, work, twiddle, tail):
+def ir_block(x, y, n, head, hist, hpos, part, ppos, prev, spec_ir, fdl, fdl_pos, acc, frame, plan, work,
+             tail):
     """Zero-latency partitioned convolution of one channel.
 
     x, y: float32 [n]. head: float64 [P] first P taps (direct form); hist: float64 [2P]
     mirrored input history, hpos int64 [1]; part/prev float64 [P] current and previous
-    input partition, ppos int64 [1]; spec_ir complex128 [M, 2P] spectra of the IR's later
-    partitions (taps P.., zero padded); fdl complex128 [M, 2P] delay line of input spectra,
-    fdl_pos int64 [1]; acc, work complex128 [2P]; tail float64 [P] the later partitions'
-    output for the current partition of time.
+    input partition, ppos int64 [1]; spec_ir float64 [M, 2, P + 1] real FFTs (re, im) of
+    the IR's later partitions (taps P.., zero padded to 2P); fdl float64 [M, 2, P + 1]
+    delay line of input spectra, fdl_pos int64 [1]; acc float64 [2, P + 1]; frame float64
+    [2P]; plan/work: dsp.fft tables and scratch for length 2P; tail float64 [P] the later
+    partitions' output for the current partition of time.
     """
     p_len = head.shape[0]
     m = spec_ir.shape[0]
-    n2 = 2 * p_len
+    bins = p_len + 1
+    acc_re = acc[0]
+    acc_im = acc[1]
     for t in range(n):
         xv = np.float64(x[t])
         w = hpos[0] - 1
@@ -77,11 +57,8 @@ def ir_block(x, y, n, head, hist, hpos, part, ppos, prev, spec_ir, fdl, fdl_pos,
         hpos[0] = w
         hist[w] = xv
         hist[w + p_len] = xv
-        s = 0.0
-        for k in range(p_len):
-            s += head[k] * hist[w + k]
         q = ppos[0]
-        y[t] = np.float32(s + tail[q])
+        y[t] = np.float32(_dot(head, hist, w) + tail[q])
         part[q] = xv
         q += 1
         if q == p_len:
@@ -89,36 +66,57 @@ def ir_block(x, y, n, head, hist, hpos, part, ppos, prev, spec_ir, fdl, fdl_pos,
             if m > 0:
                 # overlap-save: spectrum of [previous partition, this partition]
                 for i in range(p_len):
-                    work[i] = prev[i]
-                    work[p_len + i] = part[i]
-                fft_inplace(work, twiddle, False)
+                    frame[i] = prev[i]
+                    frame[p_len + i] = part[i]
                 f = fdl_pos[0] - 1
                 if f < 0:
                     f = m - 1
                 fdl_pos[0] = f
-                for i in range(n2):
-                    fdl[f, i] = work[i]
-                for i in range(n2):
-                    acc[i] = 0.0
+                rfft(frame, fdl[f, 0], fdl[f, 1], plan, work)
+                for i in range(bins):
+                    acc_re[i] = 0.0
+                    acc_im[i] = 0.0
+                row = f
                 for j in range(m):
-                    row = (f + j) % m
-                    for i in range(n2):
-                        acc[i] += spec_ir[j, i] * fdl[row, i]
-                fft_inplace(acc, twiddle, True)
+                    s_re = spec_ir[j, 0]
+                    s_im = spec_ir[j, 1]
+                    d_re = fdl[row, 0]
+                    d_im = fdl[row, 1]
+                    for i in range(bins):
+                        acc_re[i] += s_re[i] * d_re[i] - s_im[i] * d_im[i]
+                        acc_im[i] += s_re[i] * d_im[i] + s_im[i] * d_re[i]
+                    row += 1
+                    if row == m:
+                        row = 0
+                irfft(acc_re, acc_im, frame, plan, work)
                 for i in range(p_len):
-                    tail[i] = acc[p_len + i].real / n2
+                    tail[i] = frame[p_len + i]
             for i in range(p_len):
                 prev[i] = part[i]
         ppos[0] = q
 
 
 @njit(cache=True, fastmath=False)
-def ir_process(x, y, n, channels, head, hist, idx, part, prev, spec_ir, fdl, acc, work, twiddle, tail):
+def ir_process(x, y, n, channels, head, hist, idx, part, prev, spec_ir, fdl, acc, frame, plan, work, tail):
     """Every channel of a block: x, y float32 [channels, n]; per-channel state arrays have a
     leading channel axis; idx int64 [channels, 3] (history, partition, delay-line positions)."""
     for ch in range(channels):
         ir_block(x[ch], y[ch], n, head, hist[ch], idx[ch, 0:1], part[ch], idx[ch, 1:2], prev[ch], spec_ir,
-                 fdl[ch], idx[ch, 2:3], acc, work, twiddle, tail[ch])
+                 fdl[ch], idx[ch, 2:3], acc, frame, plan, work, tail[ch])
+
+
+def partition_size(taps: int, block_size: int) -> int:
+    """Partition length P (a power of two >= 8) of the convolution.
+
+    Per sample the direct-form head costs P multiply-adds and the FFT part about
+    4 * taps / P (one complex product per bin and later partition, spread over P
+    samples), so the work is least near P = 2 * sqrt(taps). P is capped at the block
+    size rounded up to a power of two, so that every block does its share of FFT work
+    (no block waits for a larger partition to fill and then pays for it at once).
+    """
+    cap = max(8, 1 << max(0, (block_size - 1).bit_length()))
+    best = 1 << max(0, round(math.log2(max(2.0 * math.sqrt(taps), 1.0))))
+    return int(min(cap, max(8, best)))
 
 
 class ImpulseResponse(Node):
@@ -127,8 +125,9 @@ class ImpulseResponse(Node):
     category = "effects"
     doc = ("Convolves audio with an impulse response (a cabinet or room .wav of any rate, "
            "resampled to the graph rate, mixed to mono, at most 10 s). Uniformly partitioned FFT "
-           "convolution with the partition size equal to the block size (rounded up to a power of "
-           "two); the first partition runs in direct form, so there is no latency. normalize: "
+           "convolution; the partition size is the power of two nearest 2*sqrt(IR length), at most "
+           "the block size rounded up to a power of two; the first partition runs in direct form, "
+           "so there is no latency. normalize: "
            "'energy' scales the IR to unit energy, 'peak' to unit peak, 'off' keeps it. mix is "
            "the dry/wet balance (1 = only the convolved signal).")
     inputs = [Port("in", "audio")]
@@ -174,8 +173,7 @@ class ImpulseResponse(Node):
         self.ir = ir / norm
         spec = ctx.in_specs.get("in")
         self._channels = spec.channels if spec is not None else 1
-        p_len = 1 << max(0, (ctx.block_size - 1).bit_length())
-        p_len = max(p_len, 8)
+        p_len = partition_size(self.ir.size, ctx.block_size)
         self._p = p_len
         n2 = 2 * p_len
         self._head = np.zeros(p_len, np.float64)
@@ -183,22 +181,23 @@ class ImpulseResponse(Node):
         self._head[:k] = self.ir[:k]
         rest = self.ir[p_len:]
         m = int(math.ceil(rest.size / p_len))
-        self._spec = np.zeros((m, n2), np.complex128)
+        self._spec = np.zeros((m, 2, p_len + 1), np.float64)
         for j in range(m):
             seg = rest[j * p_len:(j + 1) * p_len]
-            padded = np.zeros(n2)
-            padded[:seg.size] = seg
-            self._spec[j] = np.fft.fft(padded)
-        self._twiddle = np.exp(-2j * np.pi * np.arange(n2 // 2) / n2)
+            spectrum = np.fft.rfft(seg, n2)
+            self._spec[j, 0] = spectrum.real
+            self._spec[j, 1] = spectrum.imag
+        self._plan = make_plan(n2)
+        self._fft_work = make_work(n2)
         c = self._channels
         self._hist = np.zeros((c, 2 * p_len))
         self._part = np.zeros((c, p_len))
         self._prev = np.zeros((c, p_len))
         self._tail = np.zeros((c, p_len))
-        self._fdl = np.zeros((c, max(m, 1), n2), np.complex128)
+        self._fdl = np.zeros((c, max(m, 1), 2, p_len + 1), np.float64)
         self._idx = np.zeros((c, 3), np.int64)   # hist pos, partition pos, fdl pos
-        self._acc = np.zeros(n2, np.complex128)
-        self._work = np.zeros(n2, np.complex128)
+        self._acc = np.zeros((2, p_len + 1), np.float64)
+        self._frame = np.zeros(n2, np.float64)
         self._wet = np.zeros((c, ctx.block_size), np.float32)
         self._ramp = np.zeros(ctx.block_size, np.float32)
         self._ramp2 = np.zeros(ctx.block_size, np.float32)
@@ -216,7 +215,7 @@ class ImpulseResponse(Node):
         x, y = ins["in"], outs["out"]
         wet = self._wet[:, :n]
         ir_process(x, wet, n, self._channels, self._head, self._hist, self._idx, self._part, self._prev,
-                   self._spec, self._fdl, self._acc, self._work, self._twiddle, self._tail)
+                   self._spec, self._fdl, self._acc, self._frame, self._plan, self._fft_work, self._tail)
         mix, gain = self.smoother("mix"), self.smoother("gain_db")
         if mix.steady and gain.steady:
             w = np.float32(mix.value * gain.value)

@@ -5,7 +5,7 @@ import soundfile as sf
 from scipy.signal import fftconvolve, sosfreqz
 
 from neuropatch.engine.testing import run_node
-from neuropatch.nodes.effects import ImpulseResponse, NoiseGate, ToneStack, rbj_biquad
+from neuropatch.nodes.effects import ImpulseResponse, NoiseGate, ToneStack, partition_size, rbj_biquad
 
 SR = 48000
 
@@ -36,6 +36,17 @@ class TestImpulseResponse:
         y = run_node(ir_node(path, normalize="off"), {"in": x}, SR, block)["out"]
         ref = np.stack([fftconvolve(x[c].astype(np.float64), ir.astype(np.float64))[:9000] for c in range(2)])
         assert np.max(np.abs(y - ref)) <= 1e-5
+
+    @pytest.mark.parametrize("taps", [1, 7, 900, 2048, 3000, 48000, 480000])
+    @pytest.mark.parametrize("block", [1, 17, 64, 256, 1024])
+    def test_partition_size_is_a_power_of_two_within_the_block(self, taps, block):
+        p = partition_size(taps, block)
+        assert p >= 8 and p & (p - 1) == 0
+        assert p <= max(8, 1 << (block - 1).bit_length())
+
+    def test_partition_size_balances_head_and_fft_work(self):
+        assert partition_size(2048, 1024) == 64     # 2 * sqrt(2048) = 90.5 -> 64
+        assert partition_size(480000, 4096) == 1024  # 2 * sqrt(480000) = 1386 -> 1024
 
     def test_ir_has_no_latency_and_mix_blends_dry(self, ir_file):
         path, ir = ir_file
