@@ -88,9 +88,24 @@ class SubpatchDocument(PatchDocument):
         """Add a node inside; a new inlet or outlet gets the first free port name."""
         if type_id in (INLET_TYPE, OUTLET_TYPE) and "name" not in (params or {}):
             base = "in" if type_id == INLET_TYPE else "out"
-            taken = {s.params.get("name") for s in self.graph.nodes.values() if s.type == type_id}
-            params = {**(params or {}), "name": unique_id(base, taken)}
+            params = {**(params or {}), "name": unique_id(base, self._port_names(type_id))}
         return super().add_node(type_id, pos, params, resources)
+
+    def paste(self, fragment: dict, offset=(30.0, 30.0)) -> list:
+        """Paste inside; pasted inlets and outlets whose port name is taken get a free one."""
+        taken = {t: self._port_names(t) for t in (INLET_TYPE, OUTLET_TYPE)}
+        nodes = []
+        for spec in fragment["nodes"]:
+            if spec.type in taken and spec.raw is None:
+                spec = spec.copy()
+                name = unique_id(spec.params.get("name") or "port", taken[spec.type])
+                spec.params["name"] = name
+                taken[spec.type].add(name)
+            nodes.append(spec)
+        return super().paste({**fragment, "nodes": nodes}, offset)
+
+    def _port_names(self, type_id: str) -> set:
+        return {s.params.get("name") for s in self.graph.nodes.values() if s.type == type_id}
 
     def _replace_graph(self, graph) -> None:
         self.graph.unsubscribe(self._on_graph_command)

@@ -164,3 +164,13 @@ def test_a_second_inlet_gets_a_free_name_and_a_taken_name_is_refused(window):
     assert window.doc.undo_stack.index() == depth
     assert any('port name "in"' in m for m in messages)
     assert inner.doc.graph.nodes[second].params["name"] == "in2"
+
+
+def test_a_pasted_inlet_gets_a_free_name_and_becomes_another_port(window):
+    _, sub, _ = grouped_gain(window)
+    inner = window.open_subpatch(window.doc, sub)
+    (inlet,) = inner_nodes_of(inner, INLET_TYPE)
+    (copy_id,) = inner.doc.paste(inner.doc.fragment([inlet]), offset=(0.0, 120.0))
+    assert inner.doc.graph.nodes[copy_id].params["name"] == "in2"
+    assert list(window.scene.node_items[sub].inputs) == ["in", "in2"]
+    assert not window.scene.mismatches() and not inner.scene.mismatches()
