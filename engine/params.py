@@ -1,6 +1,7 @@
 """Parameter specs (VCV Rack's configParam: min/max/default/unit) and smoothing."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -62,6 +63,8 @@ class Param:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{label}: expected a number, got {_show(value)}")
+        if isinstance(value, int) and abs(value) > 1e300:  # float() of a huge JSON integer overflows
+            raise ValueError(f"{label}: {_show(value)} is outside [{self.min}, {self.max}]")
         if not math.isfinite(value):
             raise ValueError(f"{label}: expected a finite number, got {value}")
         if self.type is int:
@@ -98,8 +101,9 @@ class Param:
 
 
 def _show(value) -> str:
-    text = repr(value) if not isinstance(value, str) else '"' + value[:40] + '"'
-    return text[:60]
+    if isinstance(value, str):  # one line, control characters escaped
+        return json.dumps(value[:40]) if len(value) <= 40 else json.dumps(value[:40])[:-1] + '..."'
+    return repr(value)[:60]
 
 
 class Smoother:

@@ -93,6 +93,21 @@ def _type_name(value) -> str:
     return type(value).__name__
 
 
+def _key(path: str, name) -> str:
+    """`path` extended by the object key `name`: ``$.a.b`` for plain names, ``$.a["odd key"]``
+    otherwise, so a path is unambiguous and always one line."""
+    name = str(name)
+    if name.isidentifier() and name.isascii() and len(name) <= 60:
+        return f"{path}.{name}"
+    return f"{path}[{_quote(name)}]"
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    """`text` as a one-line JSON string literal, shortened to about `limit` characters."""
+    quoted = json.dumps(text[:limit])
+    return quoted[:-1] + '..."' if len(text) > limit else quoted
+
+
 def _expect(value, kind, path: str):
     ok = {
         "object": isinstance(value, dict),
@@ -104,12 +119,16 @@ def _expect(value, kind, path: str):
     }[kind]
     if not ok:
         raise PatchError(path, f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, got {_type_name(value)}")
+    if kind == "number" and isinstance(value, int) and abs(value) > 1e300:
+        raise PatchError(path, "number is too large")
     if kind == "number" and not math.isfinite(float(value)):
         raise PatchError(path, f"expected a finite number, got {value}")
     return value
 
 
 def _int_in(value, lo, hi, path):
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)  # 48000.0 is the integer 48000, as for int params
     _expect(value, "integer", path)
     if not lo <= value <= hi:
         raise PatchError(path, f"{value} is outside [{lo}, {hi}]")
@@ -124,7 +143,7 @@ def _check_json_value(value, path: str, depth: int = 0) -> None:
         raise PatchError(path, f"expected a finite number, got {value}")
     if isinstance(value, dict):
         for k, v in value.items():
-            _check_json_value(v, f"{path}.{k}", depth + 1)
+            _check_json_value(v, _key(path, k), depth + 1)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_json_value(v, f"{path}[{i}]", depth + 1)
@@ -181,7 +200,7 @@ def graph_from_dict(doc, registry: Registry | None = None) -> Graph:
 def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
     _expect(raw, "object", path)
     node_id = _expect(raw.get("id"), "string", f"{path}.id")
-    if not node_id or len(node_id) > MAX_ID_LEN or any(c in node_id for c in "\n\r\t"):
+    if not node_id or len(node_id) > MAX_ID_LEN or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in node_id):
         raise PatchError(f"{path}.id", f"node ids are 1..{MAX_ID_LEN} characters without control characters")
     type_id = _expect(raw.get("type"), "string", f"{path}.type")
     version = _int_in(raw.get("version", 1), 1, 1_000_000, f"{path}.version")
@@ -190,9 +209,11 @@ def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
     resources = raw.get("resources", {})
     _expect(resources, "object", f"{path}.resources")
     for name, res in resources.items():
-        rpath = f"{path}.resources.{name}"
+        rpath = _key(f"{path}.resources", name)
         _expect(res, "object", rpath)
-        _expect(res.get("path"), "string", f"{rpath}.path")
+        rfile = _expect(res.get("path"), "string", f"{rpath}.path")
+        if not rfile or "\0" in rfile or len(rfile) > 4096:
+            raise PatchError(f"{rpath}.path", "expected a file path (1..4096 characters, no NUL)")
         if "sha256" in res:
             _expect(res["sha256"], "string", f"{rpath}.sha256")
     ui = raw.get("ui", {})
@@ -221,7 +242,8 @@ def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
     for name in resources:
         if not any(r.name == name for r in cls.resources):
             known = ", ".join(r.name for r in cls.resources) or "none"
-            raise PatchError(f"{path}.resources.{name}", f"{type_id} has no resource {name!r} (known: {known})")
+            raise PatchError(_key(f"{path}.resources", name),
+                             f"{type_id} has no resource {name[:60]!r} (known: {known})")
     node = cls()
     if version == cls.version:
         for name, value in params.items():
@@ -229,18 +251,20 @@ def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
                 spec = cls.param_spec(name)
             except KeyError:
                 known = ", ".join(p.name for p in cls.params) or "none"
-                raise PatchError(f"{path}.params.{name}", f"unknown parameter of {type_id} (known: {known})") from None
+                raise PatchError(_key(f"{path}.params", name), f"unknown parameter of {type_id} (known: {known})") from None
             try:
                 spec.validate(value)
             except ValueError as exc:
                 msg = str(exc).split(": ", 1)[-1]
-                raise PatchError(f"{path}.params.{name}", msg) from None
+                raise PatchError(_key(f"{path}.params", name), msg) from None
     try:
         node.set_state({"params": params, "extra": extra}, from_version=version)
     except PatchError as exc:  # a migration naming the fault inside the node's saved state
         raise PatchError(f"{path}.state{exc.path[1:]}", exc.message) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PatchError(f"{path}.params", f"cannot restore {type_id} (saved as version {version}): {exc}") from None
+    except Exception as exc:  # a node pack's migration bug must not crash the loader
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise PatchError(f"{path}.params", f"cannot restore {type_id} (saved as version {version}): "
+                         f"{detail}") from None
     state = node.get_state()
     extra = state.get("extra", {}) or {}
     if cls.type_id == "sys.subpatch":
@@ -275,7 +299,7 @@ def _edge_from_dict(raw, path: str, graph: Graph, registry: Registry) -> Edge:
         if not (isinstance(end, list) and len(end) == 2 and all(isinstance(x, str) for x in end)):
             raise PatchError(f"{path}.{key}", f'expected ["node id", "port"], got {json.dumps(end)[:60] if _jsonable(end) else _type_name(end)}')
         if end[0] not in graph.nodes:
-            raise PatchError(f"{path}.{key}[0]", f'no node with id "{end[0][:60]}"')
+            raise PatchError(f"{path}.{key}[0]", f"no node with id {_quote(end[0])}")
         ends.append(end)
     (src, sport), (dst, dport) = ends
     kinds = []
@@ -288,7 +312,7 @@ def _edge_from_dict(raw, path: str, graph: Graph, registry: Registry) -> Edge:
         ports = {p.name: p for p in declared}
         if port not in ports:
             side = "output" if outward else "input"
-            raise PatchError(f"{path}.{key}[1]", f'node "{nid}" ({spec.type}) has no {side} "{port[:60]}" '
+            raise PatchError(f"{path}.{key}[1]", f'node "{nid}" ({_quote(spec.type)[1:-1]}) has no {side} {_quote(port)} '
                              f"(has: {', '.join(ports) or 'none'})")
         kinds.append(ports[port].kind)
     if not kinds_compatible(*kinds):
