@@ -173,11 +173,19 @@ def rfft(x, out_re, out_im, plan, work):
     plan: :func:`make_plan` (n_fft); work: float [2, n_fft] scratch.
     """
     m = work.shape[1] // 2
+    for n in range(m):
+        work[0, n] = x[2 * n]
+        work[1, n] = x[2 * n + 1]
+    rfft_packed(out_re, out_im, plan, work)
+
+
+@njit(cache=True, fastmath=False)
+def rfft_packed(out_re, out_im, plan, work):
+    """:func:`rfft` of a signal already packed into work: even samples in work[0, :m],
+    odd samples in work[1, :m] (m = n_fft // 2), e.g. while windowing it."""
+    m = work.shape[1] // 2
     zr = work[0]
     zi = work[1]
-    for n in range(m):
-        zr[n] = x[2 * n]
-        zi[n] = x[2 * n + 1]
     off = _complex_fft(work, plan)
     rt_re = plan[2]
     rt_im = plan[3]

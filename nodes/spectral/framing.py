@@ -6,8 +6,10 @@ frames of the input left-padded with n_fft - hop zeros. Frame k is complete, and
 in the block that contains sample k*hop + hop - 1 (engine/testing.py delivers frames
 streams the same way).
 
-State: ``ring`` float64 [channels, n_fft] holds the newest n_fft samples (circular);
-``state`` int64 [2] = (write position in ring, samples since the last frame).
+State: ``ring`` float64 [channels, 2 * n_fft] holds the newest n_fft samples twice
+(circular, every sample written at p and p + n_fft), so that a frame is always the
+contiguous slice ring[c, pos:pos + n_fft] and reading it needs no wrap-around;
+``state`` int64 [2] = (write position pos in [0, n_fft), samples since the last frame).
 
 A block kernel walks the frames a block completes with :func:`next_frame`::
 
@@ -35,8 +37,8 @@ def check_fft_size(n_fft: int, hop: int) -> None:
 
 
 def make_ring(channels: int, n_fft: int) -> tuple:
-    """Zeroed (ring float64 [channels, n_fft], state int64 [2])."""
-    return np.zeros((channels, n_fft), np.float64), np.zeros(2, np.int64)
+    """Zeroed (ring float64 [channels, 2 * n_fft], state int64 [2])."""
+    return np.zeros((channels, 2 * n_fft), np.float64), np.zeros(2, np.int64)
 
 
 @njit(cache=True, fastmath=False)
@@ -48,13 +50,15 @@ def push_samples(x, ring, state, start, hop):
     wraps this).
     """
     n = x.shape[1]
-    n_fft = ring.shape[1]
+    n_fft = ring.shape[1] // 2
     pos = state[0]
     since = state[1]
     i = start
     while i < n and since < hop:
         for c in range(x.shape[0]):
-            ring[c, pos] = x[c, i]
+            v = x[c, i]
+            ring[c, pos] = v
+            ring[c, pos + n_fft] = v
         pos += 1
         if pos == n_fft:
             pos = 0
@@ -81,15 +85,20 @@ def next_frame(x, ring, state, start, hop):
 
 @njit(cache=True, fastmath=False)
 def read_frame(ring, state, c, window, out):
-    """out float64 [n_fft] = the newest n_fft samples of channel c (oldest first) * window."""
-    n_fft = ring.shape[1]
+    """out [n_fft] = the newest n_fft samples of channel c (oldest first) * window."""
     pos = state[0]
-    for j in range(n_fft):
-        p = pos + j
-        if p >= n_fft:
-            p -= n_fft
-        out[j] = ring[c, p] * window[j]
+    for j in range(out.shape[0]):
+        out[j] = ring[c, pos + j] * window[j]
 
+
+@njit(cache=True, fastmath=False)
+def read_frame_packed(ring, state, c, window, work):
+    """The windowed frame of channel c packed for dsp.fft.rfft_packed: work [2, n_fft]
+    gets the even samples in work[0, :n_fft // 2] and the odd ones in work[1, :n_fft // 2]."""
+    pos = state[0]
+    for j in range(work.shape[1] // 2):
+        work[0, j] = ring[c, pos + 2 * j] * window[2 * j]
+        work[1, j] = ring[c, pos + 2 * j + 1] * window[2 * j + 1]
 
 class FramedAnalysis(Node):
     """Base of the nodes that frame their audio input ``in`` by the convention above.

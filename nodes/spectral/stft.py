@@ -98,7 +98,8 @@ class STFT(FramedAnalysis):
         # single precision: the output is float32 and librosa's own STFT is complex64
         self._scratch = FFTScratch(n_fft, np.float32)
         self._args = (self._ring, self._state, self._hop, self._window, self._mode)
-        self._fft_args = self._scratch.args()
+        sc = self._scratch
+        self._fft_args = (sc.plan, sc.spec_re, sc.spec_im, sc.work)
 
     def process(self, ins, outs, n):
         x = self.input_audio(ins, n)

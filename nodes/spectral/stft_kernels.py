@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..dsp.fft import irfft, rfft
-from .framing import next_frame, read_frame
+from ..dsp.fft import irfft, rfft_packed
+from .framing import next_frame, read_frame_packed
 
 MAGNITUDE, POWER, COMPLEX = 0, 1, 2
 
@@ -13,13 +13,14 @@ MAGNITUDE, POWER, COMPLEX = 0, 1, 2
 
 
 @njit(cache=True, fastmath=False)
-def stft_block(x, ring, state, hop, window, mode, out, plan, frame, spec_re, spec_im, work):
+def stft_block(x, ring, state, hop, window, mode, out, plan, spec_re, spec_im, work):
     """Frame and transform one block; returns the number of frames written to ``out``.
 
     x: float32 [channels, n] audio. out: float32 [max_frames, out_channels, bins] with
     out_channels = channels (magnitude, power) or 2*channels (complex: re of audio channel
-    c at 2c, im at 2c+1). plan/work: dsp.fft tables and scratch; frame [n_fft],
-    spec_re/spec_im [bins]: scratch of the plan's precision.
+    c at 2c, im at 2c+1). plan/work: dsp.fft tables and scratch (the window is applied
+    while packing the frame into work); spec_re/spec_im [bins]: scratch of the plan's
+    precision.
     """
     channels = x.shape[0]
     bins = spec_re.shape[0]
@@ -27,8 +28,8 @@ def stft_block(x, ring, state, hop, window, mode, out, plan, frame, spec_re, spe
     i = next_frame(x, ring, state, 0, hop)
     while i >= 0:
         for c in range(channels):
-            read_frame(ring, state, c, window, frame)
-            rfft(frame, spec_re, spec_im, plan, work)
+            read_frame_packed(ring, state, c, window, work)
+            rfft_packed(spec_re, spec_im, plan, work)
             if mode == COMPLEX:
                 for b in range(bins):
                     out[count, 2 * c, b] = spec_re[b]
