@@ -9,8 +9,49 @@ from pathlib import Path
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {_one_line(message)}", file=sys.stderr)
     return code
+
+
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped (a patch is untrusted input:
+    its strings must not move the cursor or recolour the terminal)."""
+    return "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in str(text))
+
+
+def _check_render_args(args, graph) -> str | None:
+    """Why the render arguments cannot work (before any audio is read or rendered), or None."""
+    import math
+
+    from neuropatch.engine.compiler import MAX_BLOCK_SIZE, SAMPLE_RATE_RANGE
+
+    lo, hi = SAMPLE_RATE_RANGE
+    if args.sr is not None and not lo <= args.sr <= hi:
+        return f"--sr {args.sr}: expected a sample rate in [{lo}, {hi}] Hz"
+    if args.block is not None and not 1 <= args.block <= MAX_BLOCK_SIZE:
+        return f"--block {args.block}: expected a block size in [1, {MAX_BLOCK_SIZE}] samples"
+    if args.seconds is not None and not (math.isfinite(args.seconds) and 0 < args.seconds <= 24 * 3600):
+        return f"--seconds {args.seconds}: expected a length in (0, 86400] seconds"
+    if args.out:
+        import soundfile as sf
+
+        out = Path(args.out)
+        if out.is_dir():
+            return f"--out {out}: is a folder; name an audio file (.wav, .flac, .ogg)"
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir():
+            return f"--out {out}: folder {folder} does not exist"
+        ext = out.suffix.lower().lstrip(".")
+        if ext.upper() not in sf.available_formats():
+            return f"--out {out}: unknown audio format '.{ext}' (use .wav, .flac or .ogg)"
+        import os
+
+        if not os.access(folder, os.W_OK):
+            return f"--out {out}: folder {folder} is not writable"
+        if not any(spec.type == "io.audio_out" for spec in graph.nodes.values()):
+            return (f"{args.patch}: the patch has no io.audio_out node, so --out would be silent "
+                    "(add one, or render without --out)")
+    return None
 
 
 def _load(patch: str):
@@ -28,7 +69,7 @@ def _load(patch: str):
 def cmd_render(args) -> int:
     import numpy as np
 
-    from neuropatch.engine import CompileError, NeuropatchError, compile_graph
+    from neuropatch.engine import NeuropatchError, compile_graph
     from neuropatch.engine.audiofile import read_audio, write_audio
     from neuropatch.engine.render import render
     from neuropatch.engine.resample import resample
@@ -36,8 +77,11 @@ def cmd_render(args) -> int:
     graph, err = _load(args.patch)
     if err:
         return _fail(err)
-    sr = args.sr or graph.settings.get("sample_rate", 48000)
-    block = args.block or graph.settings.get("block_size", 256)
+    err = _check_render_args(args, graph)
+    if err:
+        return _fail(err)
+    sr = args.sr if args.sr is not None else graph.settings.get("sample_rate", 48000)
+    block = args.block if args.block is not None else graph.settings.get("block_size", 256)
     audio_in = None
     if args.input:
         try:
@@ -53,12 +97,12 @@ def cmd_render(args) -> int:
         schedule = compile_graph(graph, sample_rate=sr, block_size=block,
                                  in_channels=audio_in.shape[0] if audio_in is not None else 1,
                                  base_dir=Path(args.patch).resolve().parent)
-    except CompileError as exc:
+    except NeuropatchError as exc:
         return _fail(f"{args.patch}: {exc}")
     for note in schedule.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(_one_line(f"note: {note}"), file=sys.stderr)
     for nid, msg in schedule.errors.items():
-        print(f"warning: node '{nid}' is bypassed: {msg}", file=sys.stderr)
+        print(_one_line(f"warning: node '{nid}' is bypassed: {msg}"), file=sys.stderr)
     if schedule.latency_samples and not args.no_latency_compensation:
         print(f"note: graph latency {schedule.latency_samples} samples, compensated", file=sys.stderr)
 
@@ -112,17 +156,17 @@ def cmd_render(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from neuropatch.engine import CompileError, compile_graph
+    from neuropatch.engine import NeuropatchError, compile_graph
 
     graph, err = _load(args.patch)
     if err:
         return _fail(err)
     try:
         schedule = compile_graph(graph, base_dir=Path(args.patch).resolve().parent)
-    except CompileError as exc:
+    except NeuropatchError as exc:
         return _fail(f"{args.patch}: $: {exc}")
     for nid, msg in schedule.errors.items():
-        print(f"warning: {args.patch}: node '{nid}': {msg}", file=sys.stderr)
+        print(_one_line(f"warning: {args.patch}: node '{nid}': {msg}"), file=sys.stderr)
     print(f"{args.patch}: ok ({len(graph.nodes)} nodes, {len(graph.edges)} edges, "
           f"latency {schedule.latency_samples} samples)")
     return 0

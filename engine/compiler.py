@@ -21,6 +21,10 @@ from .subpatch import flatten
 from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
 
 
+MAX_BLOCK_SIZE = 65536
+SAMPLE_RATE_RANGE = (1000, 768000)  # Hz
+
+
 # ---- steps ------------------------------------------------------------------------------
 
 
@@ -364,10 +368,10 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     registry = registry or default_registry()
     sr = int(sample_rate or graph.settings.get("sample_rate", 48000))
     bs = int(block_size or graph.settings.get("block_size", 256))
-    if not 1 <= bs <= 65536:
-        raise CompileError(f"block size {bs} is outside [1, 65536]")
-    if not 1000 <= sr <= 768000:
-        raise CompileError(f"sample rate {sr} is outside [1000, 768000] Hz")
+    if not 1 <= bs <= MAX_BLOCK_SIZE:
+        raise CompileError(f"block size {bs} is outside [1, {MAX_BLOCK_SIZE}]")
+    if not SAMPLE_RATE_RANGE[0] <= sr <= SAMPLE_RATE_RANGE[1]:
+        raise CompileError(f"sample rate {sr} is outside [{SAMPLE_RATE_RANGE[0]}, {SAMPLE_RATE_RANGE[1]}] Hz")
     base_dir = Path(base_dir) if base_dir else None
     previous = reuse if isinstance(reuse, Schedule) else None
     reuse_nodes = previous.nodes if previous is not None else reuse

@@ -32,6 +32,8 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
                                  base_dir=base_dir)
     sr, bs = schedule.sample_rate, schedule.block_size
     if seconds is not None:
+        if not (np.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"render length must be a finite number of seconds >= 0, got {seconds}")
         length = int(round(seconds * sr))
     elif audio_in is not None:
         length = audio_in.shape[1]
