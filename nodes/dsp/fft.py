@@ -16,7 +16,9 @@ Plan (from :func:`make_plan`): float [4, 2 * n_fft], rows
 - 0, 1: real and imaginary radix-4 twiddles. The stage whose sub-sequences have 4q
   points reads w^(k p) = exp(-2 pi i k p / (4q)) for p < q at column k*m + q + p
   (k = 1, 2, 3), so its inner loop reads them contiguously;
-- 2, 3: untangling twiddles exp(-2 pi i k / n_fft) for k <= m in columns [0, m].
+- 2, 3: half untangling twiddles 0.5 * exp(-2 pi i k / n_fft) for k <= m in columns
+  [0, m]. Column 0 is 0.5 in the plan's own precision, which the kernels use for their
+  halvings (a float64 literal would promote float32 arithmetic and stop it vectorising).
 
 Work (from :func:`make_work`): float [2, n_fft] scratch (real and imaginary rows).
 """
@@ -45,8 +47,8 @@ def make_plan(n_fft: int, dtype=np.float64) -> np.ndarray:
             plan[1, k * m + q + p] = np.sin(angle)
         q //= 4
     k = np.arange(m + 1)
-    plan[2, :m + 1] = np.cos(2.0 * np.pi * k / n_fft)
-    plan[3, :m + 1] = -np.sin(2.0 * np.pi * k / n_fft)
+    plan[2, :m + 1] = 0.5 * np.cos(2.0 * np.pi * k / n_fft)
+    plan[3, :m + 1] = -0.5 * np.sin(2.0 * np.pi * k / n_fft)
     return plan.astype(dtype)
 
 
@@ -91,31 +93,74 @@ def _radix4_stage(sr, si, dr, di, q, s, plan, m):
     """
     tw_re = plan[0]
     tw_im = plan[1]
+    sq = s * q
+    # quarter slices: indices into them are plain non-negative loop expressions, which
+    # numba's negative-index handling cannot obscure from the vectoriser
+    a_r = sr[0:sq]
+    a_i = si[0:sq]
+    b_r = sr[sq:2 * sq]
+    b_i = si[sq:2 * sq]
+    c_r = sr[2 * sq:3 * sq]
+    c_i = si[2 * sq:3 * sq]
+    x_r = sr[3 * sq:4 * sq]
+    x_i = si[3 * sq:4 * sq]
+    w1r = tw_re[m + q:m + 2 * q]
+    w1i = tw_im[m + q:m + 2 * q]
+    w2r = tw_re[2 * m + q:2 * m + 2 * q]
+    w2i = tw_im[2 * m + q:2 * m + 2 * q]
+    w3r = tw_re[3 * m + q:3 * m + 2 * q]
+    w3i = tw_im[3 * m + q:3 * m + 2 * q]
     if s == 1:
         for p in range(q):
-            y = _butterfly4(sr[p], si[p], sr[p + q], si[p + q], sr[p + 2 * q], si[p + 2 * q],
-                            sr[p + 3 * q], si[p + 3 * q],
-                            tw_re[m + q + p], tw_im[m + q + p], tw_re[2 * m + q + p],
-                            tw_im[2 * m + q + p], tw_re[3 * m + q + p], tw_im[3 * m + q + p])
             o = 4 * p
-            dr[o], di[o], dr[o + 1], di[o + 1], dr[o + 2], di[o + 2], dr[o + 3], di[o + 3] = y
+            dr[o], di[o], dr[o + 1], di[o + 1], dr[o + 2], di[o + 2], dr[o + 3], di[o + 3] = _butterfly4(
+                a_r[p], a_i[p], b_r[p], b_i[p], c_r[p], c_i[p], x_r[p], x_i[p],
+                w1r[p], w1i[p], w2r[p], w2i[p], w3r[p], w3i[p])
         return
-    sq = s * q
+    if s == 4:
+        for p in range(q):
+            t1r = w1r[p]
+            t1i = w1i[p]
+            t2r = w2r[p]
+            t2i = w2i[p]
+            t3r = w3r[p]
+            t3i = w3i[p]
+            for j in range(4):
+                t = 4 * p + j
+                o = 16 * p + j
+                dr[o], di[o], dr[o + 4], di[o + 4], dr[o + 8], di[o + 8], dr[o + 12], di[o + 12] = _butterfly4(
+                    a_r[t], a_i[t], b_r[t], b_i[t], c_r[t], c_i[t], x_r[t], x_i[t],
+                    t1r, t1i, t2r, t2i, t3r, t3i)
+        return
     for p in range(q):
-        w1r = tw_re[m + q + p]
-        w1i = tw_im[m + q + p]
-        w2r = tw_re[2 * m + q + p]
-        w2i = tw_im[2 * m + q + p]
-        w3r = tw_re[3 * m + q + p]
-        w3i = tw_im[3 * m + q + p]
+        # per-p runs of s points, sliced for the same reason as above
+        t1r = w1r[p]
+        t1i = w1i[p]
+        t2r = w2r[p]
+        t2i = w2i[p]
+        t3r = w3r[p]
+        t3i = w3i[p]
         a = s * p
         o = 4 * s * p
+        ar = sr[a:a + s]
+        ai = si[a:a + s]
+        br = sr[a + sq:a + sq + s]
+        bi = si[a + sq:a + sq + s]
+        cr = sr[a + 2 * sq:a + 2 * sq + s]
+        ci = si[a + 2 * sq:a + 2 * sq + s]
+        xr = sr[a + 3 * sq:a + 3 * sq + s]
+        xi = si[a + 3 * sq:a + 3 * sq + s]
+        y0r = dr[o:o + s]
+        y0i = di[o:o + s]
+        y1r = dr[o + s:o + 2 * s]
+        y1i = di[o + s:o + 2 * s]
+        y2r = dr[o + 2 * s:o + 3 * s]
+        y2i = di[o + 2 * s:o + 3 * s]
+        y3r = dr[o + 3 * s:o + 4 * s]
+        y3i = di[o + 3 * s:o + 4 * s]
         for j in range(s):
-            y = _butterfly4(sr[a + j], si[a + j], sr[a + sq + j], si[a + sq + j],
-                            sr[a + 2 * sq + j], si[a + 2 * sq + j], sr[a + 3 * sq + j],
-                            si[a + 3 * sq + j], w1r, w1i, w2r, w2i, w3r, w3i)
-            (dr[o + j], di[o + j], dr[o + s + j], di[o + s + j], dr[o + 2 * s + j],
-             di[o + 2 * s + j], dr[o + 3 * s + j], di[o + 3 * s + j]) = y
+            y0r[j], y0i[j], y1r[j], y1i[j], y2r[j], y2i[j], y3r[j], y3i[j] = _butterfly4(
+                ar[j], ai[j], br[j], bi[j], cr[j], ci[j], xr[j], xi[j], t1r, t1i, t2r, t2i, t3r, t3i)
 
 
 @njit(cache=True, fastmath=True)
@@ -184,27 +229,29 @@ def rfft_packed(out_re, out_im, plan, work):
     """:func:`rfft` of a signal already packed into work: even samples in work[0, :m],
     odd samples in work[1, :m] (m = n_fft // 2), e.g. while windowing it."""
     m = work.shape[1] // 2
-    zr = work[0]
-    zi = work[1]
     off = _complex_fft(work, plan)
-    rt_re = plan[2]
-    rt_im = plan[3]
+    # the half holding Z, sliced so that indices stay plain loop expressions (vectorises)
+    zr = work[0, off:off + m]
+    zi = work[1, off:off + m]
+    hw_re = plan[2]
+    hw_im = plan[3]
     # DC and Nyquist are real: the sum and difference of the even and odd halves
-    out_re[0] = zr[off] + zi[off]
+    out_re[0] = zr[0] + zi[0]
     out_im[0] = 0.0
-    out_re[m] = zr[off] - zi[off]
+    out_re[m] = zr[0] - zi[0]
     out_im[m] = 0.0
+    # X[k] = E[k] + W^k O[k], E = (Z[k] + conj Z[m-k]) / 2, O = -i (Z[k] - conj Z[m-k]) / 2
+    half = hw_re[0]
     for k in range(1, m):
-        a = off + k
-        b = off + m - k
-        er = 0.5 * (zr[a] + zr[b])
-        ei = 0.5 * (zi[a] - zi[b])
-        o_r = 0.5 * (zi[a] + zi[b])
-        o_i = -0.5 * (zr[a] - zr[b])
-        wr = rt_re[k]
-        wi = rt_im[k]
-        out_re[k] = er + wr * o_r - wi * o_i
-        out_im[k] = ei + wr * o_i + wi * o_r
+        b = m - k
+        sum_r = zr[k] + zr[b]
+        dif_r = zr[k] - zr[b]
+        sum_i = zi[k] + zi[b]
+        dif_i = zi[k] - zi[b]
+        hr = hw_re[k]
+        hi = hw_im[k]
+        out_re[k] = half * sum_r + hr * sum_i + hi * dif_r
+        out_im[k] = half * dif_i - hr * dif_r + hi * sum_i
 
 
 @njit(cache=True, fastmath=False)
@@ -218,30 +265,31 @@ def irfft(in_re, in_im, x, plan, work):
     m = work.shape[1] // 2
     zr = work[0]
     zi = work[1]
-    rt_re = plan[2]
-    rt_im = plan[3]
+    hw_re = plan[2]
+    hw_im = plan[3]
+    half = hw_re[0]
     for k in range(m):
         ar = in_re[k]
         ai = in_im[k] if k != 0 else 0.0
         br = in_re[m - k]
         bi = -in_im[m - k] if k != 0 else 0.0  # conj(X[m - k]); X[m] is real
-        er = 0.5 * (ar + br)
-        ei = 0.5 * (ai + bi)
-        dr = 0.5 * (ar - br)
-        di = 0.5 * (ai - bi)
-        # O = D * conj(W^k)
-        wr = rt_re[k]
-        wi = -rt_im[k]
-        o_r = dr * wr - di * wi
-        o_i = dr * wi + di * wr
+        # E = (A + B) / 2; O = (A - B) / 2 * conj(W^k) = (A - B) * conj(H), H = W^k / 2
+        dr = ar - br
+        di = ai - bi
+        hr = hw_re[k]
+        hi = hw_im[k]
+        o_r = dr * hr + di * hi
+        o_i = di * hr - dr * hi
         # Z = E + i O, conjugated for the inverse-by-forward trick
-        zr[k] = er - o_i
-        zi[k] = -(ei + o_r)
+        zr[k] = half * (ar + br) - o_i
+        zi[k] = -(half * (ai + bi) + o_r)
     off = _complex_fft(work, plan)
-    scale = 1.0 / m
+    zr = work[0, off:off + m]
+    zi = work[1, off:off + m]
+    scale = half / (0.5 * m)  # 1 / m in the plan's precision
     for n in range(m):
-        x[2 * n] = zr[off + n] * scale
-        x[2 * n + 1] = -zi[off + n] * scale
+        x[2 * n] = zr[n] * scale
+        x[2 * n + 1] = -zi[n] * scale
 
 
 class FFTScratch:
