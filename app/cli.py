@@ -165,6 +165,8 @@ def cmd_validate(args) -> int:
         schedule = compile_graph(graph, base_dir=Path(args.patch).resolve().parent)
     except NeuropatchError as exc:
         return _fail(f"{args.patch}: $: {exc}")
+    for note in schedule.notes:
+        print(_one_line(f"note: {args.patch}: {note}"), file=sys.stderr)
     for nid, msg in schedule.errors.items():
         print(_one_line(f"warning: {args.patch}: node '{nid}': {msg}"), file=sys.stderr)
     print(f"{args.patch}: ok ({len(graph.nodes)} nodes, {len(graph.edges)} edges, "

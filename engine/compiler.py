@@ -6,7 +6,9 @@ surviving nodes keep their state across live edits.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,6 +173,48 @@ class Schedule:
 
     def node_ids(self):
         return [s.node_id for s in self.node_steps]
+
+
+# ---- resources --------------------------------------------------------------------------
+
+_hash_cache: dict = {}  # (path, mtime_ns, size) -> sha256 hex; a file that changes gets a new key
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resource_sha256(path: Path) -> str | None:
+    """sha256 of the file at `path` (cached by path, mtime and size), or None when unreadable."""
+    try:
+        st = os.stat(path)
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        digest = _hash_cache.get(key)
+        if digest is None:
+            digest = _hash_file(path)
+            if len(_hash_cache) > 1024:
+                _hash_cache.clear()
+            _hash_cache[key] = digest
+        return digest
+    except (OSError, ValueError):
+        return None
+
+
+def _check_recorded_hashes(spec: NodeSpec, node: Node, notes: list) -> None:
+    """Note resources whose file no longer matches the sha256 recorded in the patch."""
+    for name, res in spec.resources.items():
+        recorded = res.get("sha256") if isinstance(res, dict) else None
+        path = node.resource_paths.get(name)
+        if not recorded or path is None:
+            continue
+        actual = resource_sha256(path)
+        if actual is not None and actual != str(recorded).lower():
+            notes.append(f"node '{spec.id}': resource '{name}' ({path}) does not match the sha256 "
+                         "recorded in the patch: the file changed since the patch was saved")
 
 
 # ---- compile ----------------------------------------------------------------------------
@@ -382,6 +426,10 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     check_edges(graph, nodes)
     order, feedback = order_nodes(graph, nodes)
 
+    hash_notes: list = []
+    for nid, spec in graph.nodes.items():
+        _check_recorded_hashes(spec, nodes[nid], hash_notes)
+
     host = HostIO(in_channels, out_channels or 1, bs)
     in_specs: dict = {}
     out_specs: dict = {}
@@ -391,66 +439,72 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     for e in graph.edges:
         into.setdefault((e.dst, e.dst_port), []).append(e)
 
-    # prepare in order; feedback inputs get the spec of their (later) source: audio is
-    # assumed to keep its channel count, so feedback sources are prepared with in_specs first
-    for nid in order:
-        node = nodes[nid]
-        specs = {}
-        for port in node.input_ports():
-            edges = into.get((nid, port.name), [])
-            srcs = [out_specs.get(e.src, {}).get(e.src_port) for e in edges]
-            srcs = [s for s in srcs if s is not None]
-            if not edges:
-                specs[port.name] = None
-            elif not srcs:  # only feedback edges so far: assume mono/declared audio
-                specs[port.name] = StreamSpec(port.kind if port.kind != "any" else "audio",
-                                              channels=port.channels or 1)
-            elif port.kind == "audio" or (port.kind == "any" and srcs[0].kind == "audio"):
-                specs[port.name] = StreamSpec("audio", channels=max(s.channels for s in srcs))
-            else:
-                specs[port.name] = srcs[0]
-        in_specs[nid] = specs
-        ctx = PrepareContext(nid, sr, bs, specs, {}, host, base_dir, notes)
-        if isinstance(node, Placeholder):
-            errors[nid] = node.reason
-        elif _can_keep_state(previous, nid, node, sr, bs, specs, old_resources):
-            # a surviving node keeps its state: no prepare, same output shapes
-            ctx.out_specs.update(previous.out_specs[nid])
-            node.rebind(ctx)
-        else:
-            try:
-                node._prepare(ctx)
-                node.error = None
-            except NeuropatchError as exc:
-                if strict:
-                    raise
-                node.error = str(exc)
-                errors[nid] = node.error
-            except Exception as exc:  # a node bug must not take the whole patch down
-                if strict:
-                    raise CompileError(f"node '{nid}' ({node.type_id}) failed to prepare: {exc!r}") from exc
-                node.error = f"failed to prepare: {exc!r}"
-                errors[nid] = node.error
-        outs = {}
-        audio_in_ch = max([s.channels for s in specs.values() if s is not None and s.kind == "audio"] or [1])
-        for port in node.output_ports():
-            spec = ctx.out_specs.get(port.name)
-            if spec is None:
-                if port.kind == "audio":
-                    spec = StreamSpec("audio", channels=port.channels or audio_in_ch)
-                elif port.kind == "any":
-                    spec = _placeholder_out_spec(graph, nid, port.name, nodes)
-                elif port.kind in ("control", "events"):
-                    spec = StreamSpec(port.kind)
-                elif node.error is not None:
-                    spec = StreamSpec(port.kind, channels=1, bins=1, hop=bs)
+    # prepare in order. A feedback input's source comes later in the order: the first pass
+    # assumes mono audio there; when a source turns out wider (a stereo loop) or of another
+    # shape, prepare again with the shapes the previous pass found
+    for _ in range(4):
+        notes, errors = [], {}
+        in_specs, out_specs = {}, dict(out_specs)
+        for nid in order:
+            node = nodes[nid]
+            specs = {}
+            for port in node.input_ports():
+                edges = into.get((nid, port.name), [])
+                srcs = [out_specs.get(e.src, {}).get(e.src_port) for e in edges]
+                srcs = [s for s in srcs if s is not None]
+                if not edges:
+                    specs[port.name] = None
+                elif not srcs:  # only feedback edges so far: assume mono/declared audio
+                    specs[port.name] = StreamSpec(port.kind if port.kind != "any" else "audio",
+                                                  channels=port.channels or 1)
+                elif port.kind == "audio" or (port.kind == "any" and srcs[0].kind == "audio"):
+                    specs[port.name] = StreamSpec("audio", channels=max(s.channels for s in srcs))
                 else:
-                    raise CompileError(f"node '{nid}' ({node.type_id}) did not declare the shape of "
-                                       f"its {port.kind} output {port.name!r} in prepare()")
-            outs[port.name] = spec
-        out_specs[nid] = outs
-        if node.error is not None:
-            node.latency_samples = 0
+                    specs[port.name] = srcs[0]
+            in_specs[nid] = specs
+            ctx = PrepareContext(nid, sr, bs, specs, {}, host, base_dir, notes)
+            if isinstance(node, Placeholder):
+                errors[nid] = node.reason
+            elif _can_keep_state(previous, nid, node, sr, bs, specs, old_resources):
+                # a surviving node keeps its state: no prepare, same output shapes
+                ctx.out_specs.update(previous.out_specs[nid])
+                node.rebind(ctx)
+            else:
+                try:
+                    node._prepare(ctx)
+                    node.error = None
+                except NeuropatchError as exc:
+                    if strict:
+                        raise
+                    node.error = str(exc)
+                    errors[nid] = node.error
+                except Exception as exc:  # a node bug must not take the whole patch down
+                    if strict:
+                        raise CompileError(f"node '{nid}' ({node.type_id}) failed to prepare: {exc!r}") from exc
+                    node.error = f"failed to prepare: {exc!r}"
+                    errors[nid] = node.error
+            outs = {}
+            audio_in_ch = max([s.channels for s in specs.values() if s is not None and s.kind == "audio"] or [1])
+            for port in node.output_ports():
+                spec = ctx.out_specs.get(port.name)
+                if spec is None:
+                    if port.kind == "audio":
+                        spec = StreamSpec("audio", channels=port.channels or audio_in_ch)
+                    elif port.kind == "any":
+                        spec = _placeholder_out_spec(graph, nid, port.name, nodes)
+                    elif port.kind in ("control", "events"):
+                        spec = StreamSpec(port.kind)
+                    elif node.error is not None:
+                        spec = StreamSpec(port.kind, channels=1, bins=1, hop=bs)
+                    else:
+                        raise CompileError(f"node '{nid}' ({node.type_id}) did not declare the shape of "
+                                           f"its {port.kind} output {port.name!r} in prepare()")
+                outs[port.name] = spec
+            out_specs[nid] = outs
+            if node.error is not None:
+                node.latency_samples = 0
+        if _feedback_specs_hold(feedback, in_specs, out_specs):
+            break
 
     # path latency (samples) at each node's output, ignoring feedback edges
     path_latency: dict = {}
@@ -462,6 +516,8 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     steps: list = []
     node_steps: list = []
     feedback_steps: list = []
+    late_steps: list = []  # input sums of feedback nodes: they run after every node
+    fb_nodes = {e.dst for e in feedback}
     for nid in order:
         node = nodes[nid]
         in_bufs = {}
@@ -483,11 +539,13 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
                 in_bufs[port.name] = sources[0]
             else:
                 dest = np.zeros((spec.channels, bs), np.float32)
-                steps.append(SumStep(sources, dest))
+                # a feedback node takes its input at the end of the block (after the loop
+                # has produced it), so its input sum must run there too
+                (late_steps if nid in fb_nodes else steps).append(SumStep(sources, dest))
                 in_bufs[port.name] = dest
         out_bufs = {p.name: out_buffers[(nid, p.name)] for p in node.output_ports()}
         step = NodeStep(nid, node, in_bufs, out_bufs, len(node_steps))
-        if any(e.dst == nid for e in feedback):
+        if nid in fb_nodes:
             step.fb_mode = True
             feedback_steps.append(step)
             if hasattr(node, "set_feedback_mode"):
@@ -498,7 +556,9 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
             node.set_feedback_mode(False)
         steps.append(step)
         node_steps.append(step)
+    steps.extend(late_steps)
 
+    notes[:0] = hash_notes
     outs_lat = [path_latency[n] for n in order if nodes[n].type_id == "io.audio_out"]
     latency = max(outs_lat) if outs_lat else 0
     # align several audio outputs: each io.audio_out learns how much to delay itself
@@ -512,6 +572,20 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
         host.set_out_channels(widest)
     return Schedule(sr, bs, nodes, steps, node_steps, feedback_steps, host, latency, in_specs,
                     out_specs, out_buffers, notes, errors, path_latency)
+
+
+def _feedback_specs_hold(feedback, in_specs: dict, out_specs: dict) -> bool:
+    """True when every feedback input was prepared for what its source really produces."""
+    for e in feedback:
+        got, assumed = out_specs[e.src].get(e.src_port), in_specs[e.dst].get(e.dst_port)
+        if got is None or assumed is None:
+            continue
+        if got.kind == "audio" and assumed.kind == "audio":
+            if got.channels > assumed.channels:
+                return False
+        elif got != assumed:
+            return False
+    return True
 
 
 def _can_keep_state(previous, nid, node, sr, bs, specs, old_resources) -> bool:

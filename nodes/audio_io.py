@@ -57,6 +57,8 @@ class AudioOut(Node):
     def __init__(self):
         super().__init__()
         self._align = 0
+        self._ring = None
+        self._pos = 0
 
     @property
     def host_out_channels(self) -> int:
@@ -64,9 +66,12 @@ class AudioOut(Node):
 
     def set_alignment_delay(self, samples: int) -> None:
         """Delay (samples) that aligns this output with the graph's slowest output path."""
-        self._align = int(samples)
-        ch = self._channels
-        self._ring = np.zeros((ch, self._align + self.block_size), np.float32) if self._align else None
+        samples = int(samples)
+        shape = (self._channels, samples + self.block_size)
+        if samples == self._align and (self._ring is None if not samples else self._ring.shape == shape):
+            return  # unchanged: keep the history (a recompile that kept this node)
+        self._align = samples
+        self._ring = np.zeros(shape, np.float32) if samples else None
         self._pos = 0
 
     def prepare(self, ctx):
@@ -93,12 +98,21 @@ class AudioOut(Node):
         if self._ring is None:
             out[first:first + c] += x[:c]
             return
-        ring, cap = self._ring, self._ring.shape[1]
-        for i in range(n):  # rare path (misaligned parallel outputs); kept simple
-            ring[:, self._pos] = x[:, i]
-            r = (self._pos - self._align) % cap
-            out[first:first + c, i] += ring[:c, r]
-            self._pos = (self._pos + 1) % cap
+        # write the block into the ring, then add the samples written `align` earlier
+        # (the ring holds align + block_size samples, so a read never meets unwritten data)
+        ring, cap, pos = self._ring, self._ring.shape[1], self._pos
+        k = min(n, cap - pos)
+        ring[:, pos:pos + k] = x[:, :k]
+        if k < n:
+            ring[:, : n - k] = x[:, k:n]
+        r = (pos - self._align) % cap
+        k = min(n, cap - r)
+        for ch in range(c):  # row by row: a 2-D strided add would allocate a numpy buffer
+            dst = out[first + ch]
+            dst[:k] += ring[ch, r:r + k]
+            if k < n:
+                dst[k:n] += ring[ch, : n - k]
+        self._pos = (pos + n) % cap
 
 
 class FilePlayer(Node):
