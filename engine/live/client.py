@@ -96,7 +96,7 @@ class EngineClient:
         self._replies = ctx.Queue()
         config = EngineConfig(self.sample_rate, self.block_size, input_device, output_device,
                               in_channels, out_channels, backend, crossfade_ms, limiter,
-                              registry=registry)
+                              registry=registry, own_process=mode == "process")
         args = (config, self._commands, self._replies, self._board_shm.name)
         if mode == "process":
             self._worker = ctx.Process(target=serve, args=args, name="neuropatch-engine", daemon=True)

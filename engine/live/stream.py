@@ -22,15 +22,51 @@ class LiveAudioError(NeuropatchError):
     """The audio device cannot be opened or run as asked (the message says why)."""
 
 
+_open_streams = 0   # SoundDeviceStreams open in this process
+
+
 def _sd():
     import sounddevice as sd  # imported late: PortAudio enumerates host APIs at import
 
+    if not sd._initialized:   # released earlier (release_portaudio): enumerate again
+        sd._initialize()
     return sd
 
 
-def list_devices() -> list[dict]:
+def release_portaudio() -> bool:
+    """Terminate PortAudio in this process when no stream of ours is open; returns True
+    when it was released.
+
+    An initialised PortAudio keeps host-API connections alive: with JACK, an *active*
+    JACK client ("PortAudio") whose process thread the server waits for every period. In
+    a busy controlling process (an editor that only listed devices) that idle client can
+    be the one that misses the deadline, and JACK reports the xrun to every client,
+    the engine included. The next PortAudio call initialises it again.
+    """
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    if sd is None or _open_streams > 0:
+        return False
+    while sd._initialized:
+        sd._terminate()
+    return True
+
+
+def list_devices(release: bool = True) -> list[dict]:
     """Every PortAudio device: index, name, host API, channels, default rate (Hz) and
-    default low latencies (s); ``default_input`` / ``default_output`` mark the host's defaults."""
+    default low latencies (s); ``default_input`` / ``default_output`` mark the host's defaults.
+
+    release: terminate PortAudio afterwards when no stream is open in this process (see
+    :func:`release_portaudio`)."""
+    try:
+        return _list_devices()
+    finally:
+        if release:
+            release_portaudio()
+
+
+def _list_devices() -> list[dict]:
     sd = _sd()
     apis = sd.query_hostapis()
     din, dout = sd.default.device
@@ -48,8 +84,13 @@ def list_devices() -> list[dict]:
     return out
 
 
-def host_api_names() -> list[str]:
-    return [a["name"] for a in _sd().query_hostapis()]
+def host_api_names(release: bool = True) -> list[str]:
+    """Names of PortAudio's host APIs (release: as in :func:`list_devices`)."""
+    try:
+        return [a["name"] for a in _sd().query_hostapis()]
+    finally:
+        if release:
+            release_portaudio()
 
 
 def resolve_device(device, kind: str):
@@ -114,6 +155,9 @@ class SoundDeviceStream:
             raise LiveAudioError(f"cannot open {din['name']!r} -> {dout['name']!r} at "
                                  f"{self.sample_rate} Hz, block {self.block_size}: {exc}{hint}") from None
         self.device_rate = float(self._stream.samplerate)
+        global _open_streams
+        _open_streams += 1
+        self._counted = True
 
     @property
     def latency(self) -> tuple[float, float]:
@@ -129,6 +173,10 @@ class SoundDeviceStream:
 
     def close(self) -> None:
         self._stream.close()
+        global _open_streams
+        if self._counted:
+            self._counted = False
+            _open_streams -= 1
 
     @property
     def active(self) -> bool:

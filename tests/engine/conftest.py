@@ -54,6 +54,11 @@ def jack_server():
     if "JACK Audio Connection Kit" not in apis:
         proc.kill()
         pytest.fail(f"sounddevice does not see the JACK host API (host APIs: {apis})")
+    # release PortAudio here again: initialised, it keeps an idle but active JACK client in
+    # this process that the server waits for every period; thread-mode engines initialise
+    # it again on their first PortAudio call
+    while sd._initialized:
+        sd._terminate()
     try:
         yield name
     finally:

@@ -219,3 +219,22 @@ def test_audio_callback_allocates_no_block_sized_memory_in_steady_state():
         shm.unlink()
         tap_shm.close()
         tap_shm.unlink()
+
+
+def test_process_mode_engine_collects_garbage_explicitly_and_keeps_running():
+    """Process mode turns automatic GC off in the engine process (explicit, cheap
+    collections in the control loop) and reports it; audio keeps flowing through edits."""
+    with EngineClient(mode="process", backend="offline", block_size=BS, in_channels=1,
+                      out_channels=1) as client:
+        client.load(sine_patch())
+        client.sync()
+        for i in range(20):
+            client.apply(AddNode(new_node_spec("util.gain", f"g{i}")))
+            client.apply(RemoveNode(f"g{i}"))
+        client.sync()
+        out = client.pump(20)
+        m = client.meters()
+        assert np.max(np.abs(out)) > 0.1
+        assert m["gc_collections"] >= 0 and m["gc_max_ms"] < 50.0   # none slow while running
+        assert m["audio_thread"] == "not started"      # the offline backend's thread stays as it is
+        assert m["nodes"] == ["osc", "gain", "out"]
