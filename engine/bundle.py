@@ -7,9 +7,12 @@ Layout::
     patch.json      resource paths rewritten to resources/<file>, each with its sha256
     resources/...
 
-Opening verifies every hash and refuses absolute paths, ``..``, links, files not in the
-manifest and zip bombs. A resource missing from the bundle leaves its node as a
-placeholder (the patch still opens).
+Writing refuses resources reached through a symbolic link (below the patch folder, or the
+file itself) and anything that is not a regular file, so a shared patch folder cannot make
+a bundle carry some other file of the sender's. Opening verifies every hash and refuses
+absolute paths, ``..``, links, duplicate names, files not in the manifest, patches whose
+resources point outside the bundle and zip bombs. A resource missing from the bundle
+leaves its node bypassed (the patch still opens).
 """
 from __future__ import annotations
 
@@ -20,13 +23,15 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from .errors import NeuropatchError
-from .patch import dumps_patch, load_patch
+from .patch import graph_to_dict, load_patch
 
 BUNDLE_FORMAT = "neuropatch-bundle"
 BUNDLE_VERSION = 1
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 4 * 1024**3
 MAX_RATIO = 200  # uncompressed / compressed, per member (larger means a zip bomb)
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_PATCH_BYTES = 64 * 1024 * 1024
 
 
 class BundleError(NeuropatchError):
@@ -49,36 +54,76 @@ def write_bundle(patch_path: str | Path, out_path: str | Path, registry=None) ->
     files: dict[str, str] = {}
     sources: dict[str, Path] = {}
     by_hash: dict[str, str] = {}
-    for spec in graph.nodes.values():
-        resources = spec.raw.get("resources", {}) if spec.raw is not None else spec.resources
-        for name, res in resources.items():
-            src = Path(res["path"]).expanduser()
-            src = src if src.is_absolute() else base / src
-            if not src.is_file():
-                raise BundleError(f"node '{spec.id}' resource '{name}': file not found: {src}")
-            digest = sha256_file(src)
-            member = by_hash.get(digest)
-            if member is None:
-                member = f"resources/{src.name}"
-                k = 2
-                while member in files:
-                    member = f"resources/{src.stem}_{k}{src.suffix}"
-                    k += 1
-                files[member] = digest
-                sources[member] = src
-                by_hash[digest] = member
-            res["path"] = member
-            res["sha256"] = digest
+    doc = graph_to_dict(graph)
+    for node_id, name, res in _resource_dicts(doc):  # nodes inside subpatches included
+        rel = Path(res["path"]).expanduser()
+        src = rel if rel.is_absolute() else base / rel
+        where = f"node '{node_id}' resource '{name}'"
+        link = _first_link(src, base if not rel.is_absolute() else None)
+        if link is not None:
+            raise BundleError(f"{where}: {src} goes through the symbolic link {link}; a bundle "
+                              "carries real files only (copy the file next to the patch)")
+        try:
+            mode = src.stat().st_mode
+        except OSError:
+            raise BundleError(f"{where}: file not found: {src}") from None
+        if not stat.S_ISREG(mode):
+            raise BundleError(f"{where}: {src} is not a regular file")
+        digest = sha256_file(src)
+        member = by_hash.get(digest)
+        if member is None:
+            stem, suffix = _member_name(src.stem), _member_name(src.suffix)
+            member = f"resources/{stem}{suffix}"
+            k = 2
+            while member in files:
+                member = f"resources/{stem}_{k}{suffix}"
+                k += 1
+            files[member] = digest
+            sources[member] = src
+            by_hash[digest] = member
+        res["path"] = member
+        res["sha256"] = digest
     manifest = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "patch": "patch.json", "files": files}
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("manifest.json", json.dumps(manifest, indent=2))
-        z.writestr("patch.json", dumps_patch(graph))
+        z.writestr("patch.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         for member, src in sources.items():
             z.write(src, member)
     tmp.replace(out_path)
     return manifest
+
+
+def _member_name(text: str) -> str:
+    """A file name that every unzip tool and :func:`_safe_member` accept."""
+    return "".join(c if c.isalnum() and c.isascii() or c in "._-" else "_" for c in text)[:100]
+
+
+def _first_link(path: Path, base: Path | None) -> Path | None:
+    """The first symbolic link on `path`: the file itself, and every folder below `base`."""
+    stop = len(base.parts) if base is not None else len(path.parts) - 1
+    for k in range(len(path.parts), stop, -1):
+        part = Path(*path.parts[:k])
+        if part.is_symlink():
+            return part
+    return None
+
+
+def _resource_dicts(doc):
+    """(node id, resource name, resource dict) for every resource in a patch document,
+    nodes inside subpatches included."""
+    if isinstance(doc, dict):
+        if isinstance(doc.get("id"), str) and isinstance(doc.get("resources"), dict):
+            for name, res in doc["resources"].items():
+                if isinstance(res, dict):
+                    yield doc["id"], name, res
+        for key, value in doc.items():
+            if key != "resources":
+                yield from _resource_dicts(value)
+    elif isinstance(doc, list):
+        for value in doc:
+            yield from _resource_dicts(value)
 
 
 def _safe_member(name: str) -> PurePosixPath:
@@ -113,9 +158,16 @@ def open_bundle(bundle_path: str | Path, dest: str | Path) -> Path:
                                   "looks like a zip bomb")
         if total > MAX_TOTAL_BYTES:
             raise BundleError(f"{bundle_path}: {total} bytes uncompressed (limit {MAX_TOTAL_BYTES})")
-        names = {i.filename for i in infos if not i.is_dir()}
+        names = set()
+        for info in infos:
+            if info.filename in names:
+                raise BundleError(f"{info.filename!r}: appears more than once in the bundle")
+            if not info.is_dir():
+                names.add(info.filename)
         if "manifest.json" not in names:
             raise BundleError(f"{bundle_path}: no manifest.json (not a neuropatch bundle)")
+        if z.getinfo("manifest.json").file_size > MAX_MANIFEST_BYTES:
+            raise BundleError(f"{bundle_path}: manifest.json is larger than {MAX_MANIFEST_BYTES} bytes")
         try:
             manifest = json.loads(z.read("manifest.json").decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
@@ -128,9 +180,25 @@ def open_bundle(bundle_path: str | Path, dest: str | Path) -> Path:
         patch_name = manifest.get("patch", "patch.json")
         if not isinstance(files, dict) or not isinstance(patch_name, str):
             raise BundleError(f"{bundle_path}: manifest.json: malformed 'files' or 'patch'")
+        if len(files) > MAX_MEMBERS:
+            raise BundleError(f"{bundle_path}: manifest.json lists {len(files)} files (limit {MAX_MEMBERS})")
         _safe_member(patch_name)
         if patch_name not in names:
             raise BundleError(f"{bundle_path}: the patch {patch_name!r} named by the manifest is missing")
+        if z.getinfo(patch_name).file_size > MAX_PATCH_BYTES:
+            raise BundleError(f"{bundle_path}: {patch_name} is larger than {MAX_PATCH_BYTES} bytes")
+        patch_bytes = z.read(patch_name)
+        try:
+            patch_doc = json.loads(patch_bytes.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            patch_doc = None  # not a patch: the loader reports it with its JSON path
+        for node_id, name, res in _resource_dicts(patch_doc):
+            rpath = res.get("path")
+            if not isinstance(rpath, str) or rpath not in files:
+                raise BundleError(f"{patch_name}: node {node_id[:60]!r} resource {name[:60]!r} points "
+                                  f"outside the bundle ({str(rpath)[:80]!r}); bundled patches may only "
+                                  "use files listed in the manifest")
+            _safe_member(rpath)
         extra = names - set(files) - {"manifest.json", patch_name}
         if extra:
             raise BundleError(f"{sorted(extra)[0]!r}: file not listed in the manifest")
@@ -145,5 +213,5 @@ def open_bundle(bundle_path: str | Path, dest: str | Path) -> Path:
             target = dest / member
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        (dest / patch_name).write_bytes(z.read(patch_name))
+        (dest / patch_name).write_bytes(patch_bytes)
     return dest / patch_name
