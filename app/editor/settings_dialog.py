@@ -10,15 +10,19 @@ MODES = [("auto", "automatic"), ("process", "separate process (robust against a 
 
 
 def list_devices() -> tuple[list, list, str]:
-    """(input devices, output devices, note) as (index, name) pairs; empty when none."""
-    try:
-        import sounddevice as sd
+    """(input devices, output devices, note) as (index, name) pairs; empty when none.
 
-        devices = sd.query_devices()
+    Goes through the engine's device listing, which releases PortAudio afterwards: an idle
+    PortAudio left initialised in the editor process keeps a JACK client that the server
+    waits for every period, and its misses count as xruns for the engine too."""
+    try:
+        from neuropatch.engine.live.stream import list_devices as engine_list_devices
+
+        devices = engine_list_devices()
     except Exception as exc:  # no PortAudio, no devices
         return [], [], f"no audio devices: {exc}"
-    ins = [(i, d["name"]) for i, d in enumerate(devices) if d.get("max_input_channels", 0) > 0]
-    outs = [(i, d["name"]) for i, d in enumerate(devices) if d.get("max_output_channels", 0) > 0]
+    ins = [(d["index"], d["name"]) for d in devices if d["max_input_channels"] > 0]
+    outs = [(d["index"], d["name"]) for d in devices if d["max_output_channels"] > 0]
     return ins, outs, ""
 
 
