@@ -49,24 +49,31 @@ def push_samples(x, ring, state, start, hop):
     is reached because a frame completed, ``state[1]`` equals hop (:func:`next_frame`
     wraps this).
     """
-    n = x.shape[1]
     n_fft = ring.shape[1] // 2
     pos = state[0]
     since = state[1]
-    i = start
-    while i < n and since < hop:
+    take = min(x.shape[1] - start, hop - since)
+    if take <= 0:
+        return start
+    # copy in runs up to the end of the ring (contiguous, so the copies vectorise)
+    done = 0
+    while done < take:
+        run = min(take - done, n_fft - pos)
         for c in range(x.shape[0]):
-            v = x[c, i]
-            ring[c, pos] = v
-            ring[c, pos + n_fft] = v
-        pos += 1
+            src = x[c, start + done:start + done + run]
+            low = ring[c, pos:pos + run]
+            high = ring[c, pos + n_fft:pos + n_fft + run]
+            for j in range(run):
+                v = src[j]
+                low[j] = v
+                high[j] = v
+        done += run
+        pos += run
         if pos == n_fft:
             pos = 0
-        since += 1
-        i += 1
     state[0] = pos
-    state[1] = since
-    return i
+    state[1] = since + take
+    return start + take
 
 
 @njit(cache=True, fastmath=False)

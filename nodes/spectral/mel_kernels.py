@@ -5,23 +5,27 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def mel_block(frames, count, start, stop, values, to_db, amin, ref_db, floor_db, out):
     """Apply a sparse mel filterbank to ``count`` frames.
 
     frames: float32 [>=count, channels, bins] (magnitude or power, linear).
     start/stop int64 [n_mels], values float64 [n_mels, span] (see mel_filters.sparse_rows).
     to_db: write 10*log10(max(amin, mel)) - ref_db, clamped below at floor_db (-inf: no clamp).
-    out: float32 [>=count, channels, n_mels].
+    out: float32 [>=count, channels, n_mels]. The per-filter sums may be reassociated (so
+    they vectorise); the order is the same for every frame, so blocks do not change them.
     """
     n_mels = start.shape[0]
     for f in range(count):
         for c in range(frames.shape[1]):
+            spectrum = frames[f, c]
             for m in range(n_mels):
+                # slices keep the indices plain loop counters, so the sum vectorises
+                band = spectrum[start[m]:stop[m]]
+                weights = values[m]
                 acc = 0.0
-                b0 = start[m]
-                for j in range(stop[m] - b0):
-                    acc += values[m, j] * frames[f, c, b0 + j]
+                for j in range(band.shape[0]):
+                    acc += weights[j] * band[j]
                 if to_db:
                     v = 10.0 * np.log10(max(amin, acc)) - ref_db
                     if v < floor_db:
