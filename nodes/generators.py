@@ -1,6 +1,8 @@
 """Signal generators: band-limited oscillator, noise."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -74,7 +76,8 @@ class Oscillator(Node):
     title = "Oscillator"
     category = "generators"
     doc = ("Band-limited oscillator (sine, PolyBLEP saw and square). freq_hz and level_db glide; "
-           "the optional control input 'freq' overrides freq_hz when connected.")
+           "the optional control input 'freq' overrides freq_hz when connected (clamped to "
+           "[0, Nyquist]; a non-finite value counts as 0 Hz).")
     inputs = [Port("freq", "control", doc="frequency in Hz (overrides freq_hz when connected)")]
     outputs = [Port("out", "audio", channels=1)]
     params = [
@@ -104,7 +107,10 @@ class Oscillator(Node):
     def process(self, ins, outs, n):
         freq, level = self._freq[:n], self._level[:n]
         if self._freq_connected:
-            freq.fill(min(max(float(ins["freq"][0]), 0.0), self.sample_rate * 0.5))
+            f = float(ins["freq"][0])
+            # NaN/Inf would poison the phase for good: treat them as 0 Hz (hold the phase)
+            f = min(max(f, 0.0), self.sample_rate * 0.5) if math.isfinite(f) else 0.0
+            freq.fill(f)
         else:
             self.smoother("freq_hz").fill(freq)
         self.smoother("level_db").fill(level)

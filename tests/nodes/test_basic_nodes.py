@@ -46,6 +46,18 @@ class TestOscillator:
         assert abs(np.argmax(np.abs(np.fft.rfft(y))) - 1000) <= 1
 
 
+    def test_a_non_finite_frequency_control_block_does_not_silence_the_oscillator_for_good(self):
+        from neuropatch.engine.testing import prepare_node
+
+        osc = node("gen.oscillator", level_db=0.0)
+        ctx = prepare_node(osc, {"freq": 440.0}, SR, 64)
+        out = np.zeros((1, 64), np.float32)
+        for value in (440.0, float("nan"), float("inf"), 440.0):
+            osc.process({"freq": np.array([value], np.float32)}, {"out": out}, 64)
+            assert np.all(np.isfinite(out)), value
+        assert np.max(np.abs(out)) > 0.5  # sounding again once the control is finite
+
+
 class TestNoise:
     def test_white_noise_is_reproducible_from_seed_and_flat(self):
         a = run_node(node("gen.noise", seed=7, level_db=0.0), {}, SR, 100, n_samples=SR)["out"][0]
