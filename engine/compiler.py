@@ -70,14 +70,17 @@ class SumStep:
         self.dest = dest
 
     def run(self, n):
-        d = self.dest[:, :n]
-        d.fill(0.0)
-        for src in self.sources:
-            c = min(src.shape[0], d.shape[0])
-            if src.shape[0] == 1 and d.shape[0] > 1:
-                d += src[:, :n]      # mono fans out to every channel
-            else:
-                d[:c] += src[:c, :n]
+        # row by row: 1-D contiguous adds, where 2-D strided or broadcast adds would make
+        # numpy allocate an iteration buffer
+        dest = self.dest
+        for c in range(dest.shape[0]):
+            row = dest[c, :n]
+            row.fill(0.0)
+            for src in self.sources:
+                if src.shape[0] == 1:
+                    row += src[0, :n]    # mono fans out to every channel
+                elif c < src.shape[0]:
+                    row += src[c, :n]
 
 
 class AudioDelayLine:

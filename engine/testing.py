@@ -170,11 +170,13 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
 
 
 def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int = 1024,
-                            blocks: int = 40) -> int:
+                            blocks: int = 40, glide: bool = False) -> int:
     """Peak bytes traced by tracemalloc while ``process()`` runs `blocks` steady blocks.
 
     Inputs are fed once (audio blocks of the signal's start; frames inputs at their
     per-block rate) and reused; the node is warmed up first so lazy init is excluded.
+    glide: keep every smoothed param gliding during the measured blocks (targets are
+    re-aimed between blocks, as knob moves would do).
     """
     import tracemalloc
 
@@ -200,13 +202,22 @@ def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, 
     outs = {name: allocate_buffer(spec, block_size) for name, spec in output_specs(node, ctx).items()}
     host = ctx.host
     host.input, host.output = host.input_buffer, host.output_buffer
-    for _ in range(5):
+    smoothers = list(node._smoothers.values()) if glide else []
+    targets = [(sm, sm.value) for sm in smoothers]
+
+    def aim(k):
+        for sm, value in targets:  # alternate between two targets: always gliding
+            sm.set_target(value * (0.5 if k % 2 else 1.0) + (0.0 if value else 0.1 * (k % 2)))
+
+    for k in range(5):
+        aim(k)
         node.process(ins, outs, block_size)
     tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        for _ in range(blocks):
+        for k in range(blocks):
+            aim(k)
             node.process(ins, outs, block_size)
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -10,6 +10,7 @@ from neuropatch.engine.audiofile import read_audio, write_audio
 from neuropatch.engine.capture import Capture
 from neuropatch.engine.resample import resample
 
+from .dsp.block_ops import multiply_by_ramp
 from .utility import db_to_gain
 
 
@@ -165,9 +166,13 @@ class FilePlayer(Node):
             y[:, done:done + k] = self.audio[:, self.pos:self.pos + k]
             self.pos += k
             done += k
-        g = self._gain[:n]
-        self.smoother("gain_db").fill(g)
-        y *= g
+        sm = self.smoother("gain_db")
+        if sm.steady:
+            y *= np.float32(sm.value)
+        else:
+            g = self._gain[:n]
+            sm.fill(g)
+            multiply_by_ramp(y, g, y)
 
 
 class Recorder(Node):

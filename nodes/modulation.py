@@ -12,6 +12,8 @@ from numba import njit
 
 from neuropatch.engine import Node, Param, Port
 
+from .dsp.block_ops import multiply_by_ramp
+
 LFO_SHAPES = ("sine", "triangle", "square", "saw")
 
 
@@ -130,7 +132,7 @@ class Vca(Node):
         else:
             np.multiply(self._index[:n], np.float32((target - last) / n), out=ramp)
             ramp += np.float32(last)
-            np.multiply(ins["in"], ramp, out=outs["out"])
+            multiply_by_ramp(ins["in"], ramp, outs["out"])
         self._last = target
 
 

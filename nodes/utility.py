@@ -5,6 +5,8 @@ import numpy as np
 
 from neuropatch.engine import Node, Param, Port
 
+from .dsp.block_ops import add_scaled, add_scaled_by_ramp, multiply_by_ramp
+
 
 def db_to_gain(db: float) -> float:
     return 0.0 if db <= -96.0 else float(10.0 ** (db / 20.0))
@@ -33,7 +35,7 @@ class Gain(Node):
         else:
             ramp = self._ramp[:n]
             sm.fill(ramp)
-            np.multiply(x, ramp, out=y)
+            multiply_by_ramp(x, ramp, y)
 
 
 class Mix(Node):
@@ -51,29 +53,20 @@ class Mix(Node):
 
     def prepare(self, ctx):
         self._ramp = np.zeros(ctx.block_size, np.float32)
-        self._tmp = None
-        widest = max([s.channels for s in ctx.in_specs.values() if s is not None] or [1])
-        self._tmp = np.zeros((widest, ctx.block_size), np.float32)
         self._connected = [f"in{i}" for i in range(1, 5) if ctx.in_specs.get(f"in{i}") is not None]
 
     def process(self, ins, outs, n):
         y = outs["out"]
         y.fill(0.0)
-        tmp = self._tmp
         for port in self._connected:
             x = ins[port]
             sm = self.smoother(port.replace("in", "gain") + "_db")
-            t = tmp[: x.shape[0], :n]
             if sm.steady:
-                np.multiply(x, np.float32(sm.value), out=t)
+                add_scaled(y, x, sm.value)
             else:
                 ramp = self._ramp[:n]
                 sm.fill(ramp)
-                np.multiply(x, ramp, out=t)
-            if t.shape[0] == 1:
-                y += t
-            else:
-                y[: t.shape[0]] += t
+                add_scaled_by_ramp(y, x, ramp)
 
 
 class Delay(Node):

@@ -9,6 +9,7 @@ from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.errors import ResourceError
 from neuropatch.engine.node import Resource
 
+from ..dsp.block_ops import downmix_mean
 from ..utility import db_to_gain
 from .lstm_kernels import LinearProgram, LSTMProgram
 from .nam_format import LinearSpec, LSTMSpec, WaveNetSpec, load_model
@@ -131,7 +132,7 @@ class NamAmp(Node):
         if src.shape[0] == 1:
             x[:] = src[0]
         else:
-            np.mean(src, axis=0, out=x)
+            downmix_mean(src, x)
         self._apply_gain("input_gain_db", x)
         fast = self.param_values["activation"] == "fast"
         if self._bridge is None:

@@ -26,14 +26,14 @@ def make_node(type_id, tmp_path):
     return node, setup
 
 
-def make_inputs(node, setup, signal, n_samples):
+def make_inputs(node, setup, signal, n_samples, audio_channels=1):
     rng = np.random.default_rng(1234)
     inputs = {}
     shapes = setup.get("inputs") or {}
     for port in node.input_ports():
         shape = shapes.get(port.name, {})
         if port.kind in ("audio", "any"):
-            ch = shape.get("channels", port.channels or 1)
+            ch = shape.get("channels", port.channels or audio_channels)
             x = np.zeros((ch, n_samples), np.float32)
             if signal == "noise":
                 x[:] = rng.uniform(-0.5, 0.5, x.shape)
@@ -135,12 +135,14 @@ def test_every_node_declares_documented_ports_and_params():
 
 
 @pytest.mark.parametrize("type_id", NODE_TYPES)
-def test_node_process_allocates_no_block_sized_memory(type_id, tmp_path):
-    """Steady-state process() at block 1024 must not allocate arrays (a 1024-sample float32
-    temporary alone would be 4 KB); small Python objects (views, floats) are tolerated."""
+@pytest.mark.parametrize("channels", [1, 2])
+def test_node_process_allocates_no_block_sized_memory(type_id, channels, tmp_path):
+    """Steady-state process() at block 1024 (mono and stereo audio inputs, params gliding)
+    must not allocate arrays (a 1024-sample float32 temporary alone would be 4 KB); small
+    Python objects (views, floats) are tolerated."""
     from neuropatch.engine.testing import steady_state_allocation
 
     node, setup = make_node(type_id, tmp_path)
-    inputs = make_inputs(node, setup, "noise", 8192)
-    peak = steady_state_allocation(node, inputs, SR, 1024)
-    assert peak < 2048, f"{type_id}.process() allocated {peak} bytes at steady state"
+    inputs = make_inputs(node, setup, "noise", 8192, audio_channels=channels)
+    peak = steady_state_allocation(node, inputs, SR, 1024, glide=True)
+    assert peak < 2048, f"{type_id}.process() allocated {peak} bytes at steady state ({channels} ch)"
