@@ -13,6 +13,7 @@ from neuropatch.engine.errors import ResourceError
 from neuropatch.engine.node import Resource
 from neuropatch.engine.resample import resample
 
+from .dsp.block_ops import add_scaled, add_scaled_by_ramp, multiply_by_ramp
 from .dsp.fft import irfft, make_plan, make_work, rfft
 from .utility import db_to_gain
 
@@ -201,7 +202,6 @@ class ImpulseResponse(Node):
         self._wet = np.zeros((c, ctx.block_size), np.float32)
         self._ramp = np.zeros(ctx.block_size, np.float32)
         self._ramp2 = np.zeros(ctx.block_size, np.float32)
-        self._dry = np.zeros((c, ctx.block_size), np.float32)
 
     def reset(self):
         super().reset()
@@ -218,22 +218,17 @@ class ImpulseResponse(Node):
                    self._spec, self._fdl, self._acc, self._frame, self._plan, self._fft_work, self._tail)
         mix, gain = self.smoother("mix"), self.smoother("gain_db")
         if mix.steady and gain.steady:
-            w = np.float32(mix.value * gain.value)
-            np.multiply(wet, w, out=y)
+            np.multiply(wet, np.float32(mix.value * gain.value), out=y)
             if mix.value < 1.0:
-                dry = self._dry[:, :n]
-                np.multiply(x, np.float32(1.0 - mix.value), out=dry)
-                y += dry
+                add_scaled(y, x, 1.0 - mix.value)
         else:
             m, g = self._ramp[:n], self._ramp2[:n]
             mix.fill(m)
             gain.fill(g)
-            np.multiply(wet, g, out=y)
-            y *= m
-            np.subtract(np.float32(1.0), m, out=g)
-            dry = self._dry[:, :n]
-            np.multiply(x, g, out=dry)
-            y += dry
+            np.multiply(g, m, out=g)          # wet gain: gain * mix
+            multiply_by_ramp(wet, g, y)
+            np.subtract(np.float32(1.0), m, out=m)  # dry gain: 1 - mix
+            add_scaled_by_ramp(y, x, m)
 
 
 # ---- tone stack ---------------------------------------------------------------------------

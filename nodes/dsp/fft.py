@@ -83,13 +83,31 @@ def _butterfly4(ar, ai, br, bi, cr, ci, xr, xi, w1r, w1i, w2r, w2i, w3r, w3i):
             t3r * w3r - t3i * w3i, t3r * w3i + t3i * w3r)
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _short_runs(a_r, a_i, b_r, b_i, c_r, c_i, x_r, x_i, w1r, w1i, w2r, w2i, w3r, w3i, dr, di, q, s):
+    """The radix-4 stage for a small stride s, from the quarter slices of the source."""
+    for p in range(q):
+        t1r = w1r[p]
+        t1i = w1i[p]
+        t2r = w2r[p]
+        t2i = w2i[p]
+        t3r = w3r[p]
+        t3i = w3i[p]
+        for j in range(s):
+            t = s * p + j
+            o = 4 * s * p + j
+            (dr[o], di[o], dr[o + s], di[o + s], dr[o + 2 * s], di[o + 2 * s], dr[o + 3 * s],
+             di[o + 3 * s]) = _butterfly4(a_r[t], a_i[t], b_r[t], b_i[t], c_r[t], c_i[t], x_r[t], x_i[t],
+                                          t1r, t1i, t2r, t2i, t3r, t3i)
+
+
 @njit(cache=True, fastmath=True)
 def _radix4_stage(sr, si, dr, di, q, s, plan, m):
     """One radix-4 stage, src -> dst: sub-sequences of 4q points at stride s.
 
     Output r of the 4-point DFT of (a, b, c, d) = x[j + s*(p + k*q)], k = 0..3, is
-    multiplied by w^(r p) and stored at j + s*(4p + r). The s == 1 loop runs over p (its
-    own loop so that it vectorises), the others over j.
+    multiplied by w^(r p) and stored at j + s*(4p + r). Loop shapes that vectorise: over
+    p for s == 1, unrolled runs for s == 4 and 16, contiguous runs over j beyond.
     """
     tw_re = plan[0]
     tw_im = plan[1]
@@ -117,20 +135,12 @@ def _radix4_stage(sr, si, dr, di, q, s, plan, m):
                 a_r[p], a_i[p], b_r[p], b_i[p], c_r[p], c_i[p], x_r[p], x_i[p],
                 w1r[p], w1i[p], w2r[p], w2i[p], w3r[p], w3i[p])
         return
-    if s == 4:
-        for p in range(q):
-            t1r = w1r[p]
-            t1i = w1i[p]
-            t2r = w2r[p]
-            t2i = w2i[p]
-            t3r = w3r[p]
-            t3i = w3i[p]
-            for j in range(4):
-                t = 4 * p + j
-                o = 16 * p + j
-                dr[o], di[o], dr[o + 4], di[o + 4], dr[o + 8], di[o + 8], dr[o + 12], di[o + 12] = _butterfly4(
-                    a_r[t], a_i[t], b_r[t], b_i[t], c_r[t], c_i[t], x_r[t], x_i[t],
-                    t1r, t1i, t2r, t2i, t3r, t3i)
+    if s == 4 or s == 16:
+        # short runs: one flat loop per run length known to the compiler (unrolled)
+        if s == 4:
+            _short_runs(a_r, a_i, b_r, b_i, c_r, c_i, x_r, x_i, w1r, w1i, w2r, w2i, w3r, w3i, dr, di, q, 4)
+        else:
+            _short_runs(a_r, a_i, b_r, b_i, c_r, c_i, x_r, x_i, w1r, w1i, w2r, w2i, w3r, w3i, dr, di, q, 16)
         return
     for p in range(q):
         # per-p runs of s points, sliced for the same reason as above
