@@ -24,86 +24,101 @@ MAX_IR_SECONDS = 10.0
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _dot(a, b, offset):
-    """sum over k of a[k] * b[offset + k] (reassociated, so it vectorises)."""
-    s = 0.0
-    for k in range(a.shape[0]):
-        s += a[k] * b[offset + k]
-    return s
+def _head_chunk(head, seq, start, stop, out):
+    """Direct-form output of the first P taps for partition positions [start, stop):
+    out[t - start] = sum over k of head[k] * seq[P + t - k].
 
-
-@njit(cache=True, fastmath=False)
-def ir_block(x, y, n, head, hist, hpos, part, ppos, prev, spec_ir, fdl, fdl_pos, acc, frame, plan, work,
-             tail):
-    """Zero-latency partitioned convolution of one channel.
-
-    x, y: float32 [n]. head: float64 [P] first P taps (direct form); hist: float64 [2P]
-    mirrored input history, hpos int64 [1]; part/prev float64 [P] current and previous
-    input partition, ppos int64 [1]; spec_ir float64 [M, 2, P + 1] real FFTs (re, im) of
-    the IR's later partitions (taps P.., zero padded to 2P); fdl float64 [M, 2, P + 1]
-    delay line of input spectra, fdl_pos int64 [1]; acc float64 [2, P + 1]; frame float64
-    [2P]; plan/work: dsp.fft tables and scratch for length 2P; tail float64 [P] the later
-    partitions' output for the current partition of time.
+    head: float64 [P]; seq: float64 [2P], the previous and the current partition of input;
+    out: float64 [>= stop - start]. The loop over time is innermost and contiguous, so it
+    vectorises; every output sums its taps in the same order whatever the chunking.
     """
     p_len = head.shape[0]
-    m = spec_ir.shape[0]
-    bins = p_len + 1
-    acc_re = acc[0]
-    acc_im = acc[1]
-    for t in range(n):
-        xv = np.float64(x[t])
-        w = hpos[0] - 1
-        if w < 0:
-            w = p_len - 1
-        hpos[0] = w
-        hist[w] = xv
-        hist[w + p_len] = xv
-        q = ppos[0]
-        y[t] = np.float32(_dot(head, hist, w) + tail[q])
-        part[q] = xv
-        q += 1
-        if q == p_len:
-            q = 0
-            if m > 0:
-                # overlap-save: spectrum of [previous partition, this partition]
-                for i in range(p_len):
-                    frame[i] = prev[i]
-                    frame[p_len + i] = part[i]
-                f = fdl_pos[0] - 1
-                if f < 0:
-                    f = m - 1
-                fdl_pos[0] = f
-                rfft(frame, fdl[f, 0], fdl[f, 1], plan, work)
-                for i in range(bins):
-                    acc_re[i] = 0.0
-                    acc_im[i] = 0.0
-                row = f
-                for j in range(m):
-                    s_re = spec_ir[j, 0]
-                    s_im = spec_ir[j, 1]
-                    d_re = fdl[row, 0]
-                    d_im = fdl[row, 1]
-                    for i in range(bins):
-                        acc_re[i] += s_re[i] * d_re[i] - s_im[i] * d_im[i]
-                        acc_im[i] += s_re[i] * d_im[i] + s_im[i] * d_re[i]
-                    row += 1
-                    if row == m:
-                        row = 0
-                irfft(acc_re, acc_im, frame, plan, work)
-                for i in range(p_len):
-                    tail[i] = frame[p_len + i]
-            for i in range(p_len):
-                prev[i] = part[i]
-        ppos[0] = q
+    count = stop - start
+    dst = out[:count]
+    dst[:] = 0.0
+    for k in range(p_len):
+        h = head[k]
+        src = seq[p_len + start - k:p_len + stop - k]
+        for t in range(count):
+            dst[t] += h * src[t]
 
 
 @njit(cache=True, fastmath=False)
-def ir_process(x, y, n, channels, head, hist, idx, part, prev, spec_ir, fdl, acc, frame, plan, work, tail):
+def _partition_tail(seq, spec_ir, fdl, fdl_pos, acc, frame, plan, work, tail):
+    """A partition of input is complete: push its spectrum into the delay line and
+    compute the later partitions' output over the next partition of time into tail.
+
+    Overlap-save: the spectrum of seq = [previous partition, this partition] times each
+    IR partition spectrum, summed over the delay line and inverse transformed (into
+    frame float64 [2P]); its second half is the linear part.
+    """
+    p_len = tail.shape[0]
+    m = spec_ir.shape[0]
+    f = fdl_pos[0] - 1
+    if f < 0:
+        f = m - 1
+    fdl_pos[0] = f
+    rfft(seq, fdl[f, 0], fdl[f, 1], plan, work)
+    acc_re = acc[0]
+    acc_im = acc[1]
+    acc_re[:] = 0.0
+    acc_im[:] = 0.0
+    row = f
+    for j in range(m):
+        s_re = spec_ir[j, 0]
+        s_im = spec_ir[j, 1]
+        d_re = fdl[row, 0]
+        d_im = fdl[row, 1]
+        for i in range(p_len + 1):
+            acc_re[i] += s_re[i] * d_re[i] - s_im[i] * d_im[i]
+            acc_im[i] += s_re[i] * d_im[i] + s_im[i] * d_re[i]
+        row += 1
+        if row == m:
+            row = 0
+    irfft(acc_re, acc_im, frame, plan, work)
+    tail[:] = frame[p_len:]
+
+
+@njit(cache=True, fastmath=False)
+def ir_block(x, y, seq, pos, spec_ir, fdl, fdl_pos, tail, head, acc, frame, plan, work, head_out):
+    """Zero-latency uniformly partitioned convolution of one channel.
+
+    x, y: float32 [n]. Per-channel state: seq float64 [2P] (previous and current input
+    partition), pos int64 [1] (position in the current partition), fdl float64
+    [M, 2, P + 1] delay line of input spectra (re, im), fdl_pos int64 [1], tail float64
+    [P] (the later partitions' output over the current partition of time). Shared:
+    head float64 [P] (the first P taps, run in direct form), spec_ir float64
+    [M, 2, P + 1] real FFTs of the IR's later partitions (taps P.., zero padded to 2P),
+    acc [2, P + 1], frame [2P], plan/work (dsp.fft, length 2P), head_out [P] scratch.
+    """
+    p_len = head.shape[0]
+    n = x.shape[0]
+    q = pos[0]
+    t = 0
+    while t < n:
+        count = min(n - t, p_len - q)
+        for i in range(count):
+            seq[p_len + q + i] = x[t + i]
+        _head_chunk(head, seq, q, q + count, head_out)
+        for i in range(count):
+            y[t + i] = np.float32(head_out[i] + tail[q + i])
+        t += count
+        q += count
+        if q == p_len:
+            q = 0
+            if spec_ir.shape[0] > 0:
+                _partition_tail(seq, spec_ir, fdl, fdl_pos, acc, frame, plan, work, tail)
+            seq[:p_len] = seq[p_len:]
+    pos[0] = q
+
+
+@njit(cache=True, fastmath=False)
+def ir_process(x, y, seq, idx, spec_ir, fdl, tail, head, acc, frame, plan, work, head_out):
     """Every channel of a block: x, y float32 [channels, n]; per-channel state arrays have a
-    leading channel axis; idx int64 [channels, 3] (history, partition, delay-line positions)."""
-    for ch in range(channels):
-        ir_block(x[ch], y[ch], n, head, hist[ch], idx[ch, 0:1], part[ch], idx[ch, 1:2], prev[ch], spec_ir,
-                 fdl[ch], idx[ch, 2:3], acc, frame, plan, work, tail[ch])
+    leading channel axis; idx int64 [channels, 2] (partition and delay-line positions)."""
+    for ch in range(y.shape[0]):
+        ir_block(x[ch], y[ch], seq[ch], idx[ch, 0:1], spec_ir, fdl[ch], idx[ch, 1:2], tail[ch], head, acc,
+                 frame, plan, work, head_out)
 
 
 def partition_size(taps: int, block_size: int) -> int:
@@ -111,12 +126,14 @@ def partition_size(taps: int, block_size: int) -> int:
 
     Per sample the direct-form head costs P multiply-adds and the FFT part about
     4 * taps / P (one complex product per bin and later partition, spread over P
-    samples), so the work is least near P = 2 * sqrt(taps). P is capped at the block
-    size rounded up to a power of two, so that every block does its share of FFT work
-    (no block waits for a larger partition to fill and then pays for it at once).
+    samples), so the work is least near P = 2 * sqrt(taps); the head's loop vectorises
+    better than the short FFTs, so that is rounded up to a power of two (2048 taps:
+    P = 128). P is capped at the block size rounded up to a power of two, so that every
+    block does its share of FFT work (no block waits for a larger partition to fill and
+    then pays for it at once).
     """
     cap = max(8, 1 << max(0, (block_size - 1).bit_length()))
-    best = 1 << max(0, round(math.log2(max(2.0 * math.sqrt(taps), 1.0))))
+    best = 1 << max(0, math.ceil(math.log2(max(2.0 * math.sqrt(taps), 1.0))))
     return int(min(cap, max(8, best)))
 
 
@@ -126,7 +143,7 @@ class ImpulseResponse(Node):
     category = "effects"
     doc = ("Convolves audio with an impulse response (a cabinet or room .wav of any rate, "
            "resampled to the graph rate, mixed to mono, at most 10 s). Uniformly partitioned FFT "
-           "convolution; the partition size is the power of two nearest 2*sqrt(IR length), at most "
+           "convolution; the partition size is 2*sqrt(IR length) rounded up to a power of two, at most "
            "the block size rounded up to a power of two; the first partition runs in direct form, "
            "so there is no latency. normalize: "
            "'energy' scales the IR to unit energy, 'peak' to unit peak, 'off' keeps it. mix is "
@@ -191,21 +208,20 @@ class ImpulseResponse(Node):
         self._plan = make_plan(n2)
         self._fft_work = make_work(n2)
         c = self._channels
-        self._hist = np.zeros((c, 2 * p_len))
-        self._part = np.zeros((c, p_len))
-        self._prev = np.zeros((c, p_len))
+        self._seq = np.zeros((c, n2))
         self._tail = np.zeros((c, p_len))
         self._fdl = np.zeros((c, max(m, 1), 2, p_len + 1), np.float64)
-        self._idx = np.zeros((c, 3), np.int64)   # hist pos, partition pos, fdl pos
+        self._idx = np.zeros((c, 2), np.int64)   # partition pos, fdl pos
         self._acc = np.zeros((2, p_len + 1), np.float64)
         self._frame = np.zeros(n2, np.float64)
+        self._head_out = np.zeros(p_len, np.float64)
         self._wet = np.zeros((c, ctx.block_size), np.float32)
         self._ramp = np.zeros(ctx.block_size, np.float32)
         self._ramp2 = np.zeros(ctx.block_size, np.float32)
 
     def reset(self):
         super().reset()
-        for arr in (self._hist, self._part, self._prev, self._tail, self._fdl, self._idx):
+        for arr in (self._seq, self._tail, self._fdl, self._idx):
             arr.fill(0)
 
     def param_to_internal(self, name, value):
@@ -214,8 +230,8 @@ class ImpulseResponse(Node):
     def process(self, ins, outs, n):
         x, y = ins["in"], outs["out"]
         wet = self._wet[:, :n]
-        ir_process(x, wet, n, self._channels, self._head, self._hist, self._idx, self._part, self._prev,
-                   self._spec, self._fdl, self._acc, self._frame, self._plan, self._fft_work, self._tail)
+        ir_process(x, wet, self._seq, self._idx, self._spec, self._fdl, self._tail, self._head, self._acc,
+                   self._frame, self._plan, self._fft_work, self._head_out)
         mix, gain = self.smoother("mix"), self.smoother("gain_db")
         if mix.steady and gain.steady:
             np.multiply(wet, np.float32(mix.value * gain.value), out=y)

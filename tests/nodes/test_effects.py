@@ -45,8 +45,9 @@ class TestImpulseResponse:
         assert p <= max(8, 1 << (block - 1).bit_length())
 
     def test_partition_size_balances_head_and_fft_work(self):
-        assert partition_size(2048, 1024) == 64     # 2 * sqrt(2048) = 90.5 -> 64
-        assert partition_size(480000, 4096) == 1024  # 2 * sqrt(480000) = 1386 -> 1024
+        assert partition_size(2048, 1024) == 128     # 2 * sqrt(2048) = 90.5 -> 128
+        assert partition_size(480000, 4096) == 2048  # 2 * sqrt(480000) = 1386 -> 2048
+        assert partition_size(480000, 256) == 256    # capped at the block
 
     def test_ir_has_no_latency_and_mix_blends_dry(self, ir_file):
         path, ir = ir_file
