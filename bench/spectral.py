@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from neuropatch.engine.streams import allocate_buffer
-from neuropatch.engine.testing import FramesIn, prepare_node
+from neuropatch.engine.testing import FramesIn, output_specs, prepare_node
 from neuropatch.nodes.effects import ImpulseResponse
 from neuropatch.nodes.spectral.mel import Mel
 from neuropatch.nodes.spectral.pitch import Pitch
@@ -75,11 +75,10 @@ def streaming_mel(x: np.ndarray):
     return run
 
 
-def streaming_pitch(x: np.ndarray):
-    node = Pitch()
-    node.set_param("hop", 512)
+def block_runner(node, x: np.ndarray):
+    """Prepare an audio-in node; return a callable that resets it and streams x through it."""
     ctx = prepare_node(node, {"in": x}, SR, BLOCK)
-    outs = {k: allocate_buffer(s, BLOCK) for k, s in ctx.out_specs.items()}
+    outs = {k: allocate_buffer(spec, BLOCK) for k, spec in output_specs(node, ctx).items()}
     blocks = [x[:, i:i + BLOCK] for i in range(0, x.shape[1] - BLOCK + 1, BLOCK)]
     ins = {"in": None}
 
@@ -89,6 +88,12 @@ def streaming_pitch(x: np.ndarray):
             ins["in"] = blk
             node.process(ins, outs, BLOCK)
     return run
+
+
+def streaming_pitch(x: np.ndarray):
+    node = Pitch()
+    node.set_param("hop", 512)
+    return block_runner(node, x)
 
 
 def cabinet_ir(taps: int = 2048) -> np.ndarray:
@@ -101,17 +106,7 @@ def streaming_ir(x: np.ndarray, ir_path: Path):
     node = ImpulseResponse()
     node.set_resource("ir", ir_path)
     node.set_param("normalize", "off")
-    prepare_node(node, {"in": x}, SR, BLOCK)
-    out = {"out": np.zeros((x.shape[0], BLOCK), np.float32)}
-    blocks = [x[:, i:i + BLOCK] for i in range(0, x.shape[1] - BLOCK + 1, BLOCK)]
-    ins = {"in": None}
-
-    def run():
-        node.reset()
-        for blk in blocks:
-            ins["in"] = blk
-            node.process(ins, out, BLOCK)
-    return run
+    return block_runner(node, x)
 
 
 def main():

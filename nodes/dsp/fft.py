@@ -87,12 +87,7 @@ def _butterfly4(ar, ai, br, bi, cr, ci, xr, xi, w1r, w1i, w2r, w2i, w3r, w3i):
 def _short_runs(a_r, a_i, b_r, b_i, c_r, c_i, x_r, x_i, w1r, w1i, w2r, w2i, w3r, w3i, dr, di, q, s):
     """The radix-4 stage for a small stride s, from the quarter slices of the source."""
     for p in range(q):
-        t1r = w1r[p]
-        t1i = w1i[p]
-        t2r = w2r[p]
-        t2i = w2i[p]
-        t3r = w3r[p]
-        t3i = w3i[p]
+        t1r, t1i, t2r, t2i, t3r, t3i = w1r[p], w1i[p], w2r[p], w2i[p], w3r[p], w3i[p]
         for j in range(s):
             t = s * p + j
             o = 4 * s * p + j
@@ -144,12 +139,7 @@ def _radix4_stage(sr, si, dr, di, q, s, plan, m):
         return
     for p in range(q):
         # per-p runs of s points, sliced for the same reason as above
-        t1r = w1r[p]
-        t1i = w1i[p]
-        t2r = w2r[p]
-        t2i = w2i[p]
-        t3r = w3r[p]
-        t3i = w3i[p]
+        t1r, t1i, t2r, t2i, t3r, t3i = w1r[p], w1i[p], w2r[p], w2i[p], w3r[p], w3i[p]
         a = s * p
         o = 4 * s * p
         ar = sr[a:a + s]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from neuropatch.engine.testing import FramesIn, run_node
+from neuropatch.nodes.dsp.fft import irfft, make_plan, make_work, rfft
 from neuropatch.nodes.spectral.gate import SpectralGain, SpectralGate
 from neuropatch.nodes.spectral.griffin_lim import GriffinLim
 from neuropatch.nodes.spectral.mel import Mel, MelInverse
@@ -40,6 +41,36 @@ def librosa_stft(x, n_fft, hop, window):
 def assert_close(ours, ref, rtol=1e-4):
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours, ref, rtol=rtol, atol=rtol * float(np.max(np.abs(ref))))
+
+
+class TestRealFFT:
+    @pytest.mark.parametrize("n_fft", [4, 8, 16, 32, 64, 256, 1024, 2048, 8192])
+    @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-6)])
+    def test_rfft_and_irfft_match_numpy(self, n_fft, dtype, tol):
+        x = np.random.default_rng(n_fft).standard_normal(n_fft).astype(dtype)
+        plan, work = make_plan(n_fft, dtype), make_work(n_fft, dtype)
+        re, im = np.zeros(n_fft // 2 + 1, dtype), np.zeros(n_fft // 2 + 1, dtype)
+        rfft(x, re, im, plan, work)
+        ref = np.fft.rfft(x.astype(np.float64))
+        scale = float(np.max(np.abs(ref)))
+        assert np.max(np.abs(re - ref.real)) <= tol * scale
+        assert np.max(np.abs(im - ref.imag)) <= tol * scale
+        back = np.zeros(n_fft, dtype)
+        irfft(re, im, back, plan, work)
+        np.testing.assert_allclose(back, np.fft.irfft(ref, n_fft), atol=tol * float(np.max(np.abs(x))) * 4)
+
+    def test_irfft_ignores_the_imaginary_parts_of_dc_and_nyquist(self):
+        n_fft = 64
+        spec = np.fft.rfft(np.random.default_rng(0).standard_normal(n_fft))
+        re, im = spec.real.copy(), spec.imag.copy()
+        im[0], im[-1] = 5.0, -3.0
+        out = np.zeros(n_fft)
+        irfft(re, im, out, make_plan(n_fft), make_work(n_fft))
+        np.testing.assert_allclose(out, np.fft.irfft(spec, n_fft), atol=1e-12)
+
+    def test_plan_rejects_sizes_that_are_not_powers_of_two(self):
+        with pytest.raises(ValueError, match="power of two"):
+            make_plan(1000)
 
 
 class TestSTFT:
