@@ -42,6 +42,16 @@ class Edge:
         return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
 
 
+def free_name(base: str, taken) -> str:
+    """`base`, or `base2`, `base3`, ... : the first that is not in `taken`."""
+    if base not in taken:
+        return base
+    k = 2
+    while f"{base}{k}" in taken:
+        k += 1
+    return f"{base}{k}"
+
+
 class Graph:
     """Nodes (insertion-ordered), edges, meta and settings of a patch."""
 
@@ -62,13 +72,7 @@ class Graph:
         return [e for e in self.edges if e.src == node_id]
 
     def unique_id(self, base: str) -> str:
-        base = base.split(".")[-1] or "node"
-        if base not in self.nodes:
-            return base
-        i = 2
-        while f"{base}{i}" in self.nodes:
-            i += 1
-        return f"{base}{i}"
+        return free_name(base.split(".")[-1] or "node", self.nodes)
 
     def copy(self) -> "Graph":
         g = Graph(copy.deepcopy(self.meta), copy.deepcopy(self.settings))

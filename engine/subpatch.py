@@ -28,7 +28,7 @@ import copy
 from dataclasses import dataclass
 
 from .errors import CompileError, GraphError, PatchError
-from .graph import AddNode, Batch, Command, Connect, Disconnect, Edge, Graph, NodeSpec, RemoveNode
+from .graph import AddNode, Batch, Command, Connect, Disconnect, Edge, Graph, NodeSpec, RemoveNode, free_name
 from .node import Node, zero_outputs
 from .patch import FORMAT_NAME, FORMAT_VERSION, graph_from_dict, graph_to_dict, node_ports
 from .registry import Registry, default_registry
@@ -331,7 +331,7 @@ def group_nodes(graph: Graph, node_ids, new_id: str, registry: Registry | None =
     port_nodes: list = []
 
     def port_node(type_id, base, name, kind, x, row):
-        node_id = _free_name(base, list(inner.nodes) + [n.id for n in port_nodes])
+        node_id = free_name(base, list(inner.nodes) + [n.id for n in port_nodes])
         port_nodes.append(NodeSpec(node_id, type_id, 1, {"name": name, "kind": kind}, {},
                                    {"pos": [float(x), float(top + PORT_NODE_STEP_Y * row)]}))
         return node_id
@@ -343,7 +343,7 @@ def group_nodes(graph: Graph, node_ids, new_id: str, registry: Registry | None =
                 kind = _port_kind(graph.nodes[e.dst], e.dst_port, False, registry)
                 if kind == "any":
                     kind = _port_kind(graph.nodes[e.src], e.src_port, True, registry)
-                name = _free_name(e.dst_port, [n for _, n in inlets.values()])
+                name = free_name(e.dst_port, [n for _, n in inlets.values()])
                 inlets[key] = (port_node(INLET_TYPE, "inlet", name, _concrete(kind), left, len(inlets)), name)
                 outer_edges.append(Edge(e.src, e.src_port, new_id, name))
             inner.edges.append(Edge(inlets[key][0], "out", e.dst, e.dst_port))
@@ -354,7 +354,7 @@ def group_nodes(graph: Graph, node_ids, new_id: str, registry: Registry | None =
                 kind = _port_kind(graph.nodes[e.src], e.src_port, True, registry)
                 if kind == "any":
                     kind = _port_kind(graph.nodes[e.dst], e.dst_port, False, registry)
-                name = _free_name(e.src_port, [n for _, n in outlets.values()])
+                name = free_name(e.src_port, [n for _, n in outlets.values()])
                 outlets[key] = (port_node(OUTLET_TYPE, "outlet", name, _concrete(kind), right, len(outlets)), name)
                 inner.edges.append(Edge(e.src, e.src_port, outlets[key][0], "in"))
             outer_edges.append(Edge(new_id, outlets[key][1], e.dst, e.dst_port))
@@ -389,7 +389,7 @@ def ungroup(graph: Graph, subpatch_id: str, registry: Registry | None = None) ->
     taken = set(graph.nodes) - {subpatch_id}
     rename = {}
     for nid in inner.nodes:
-        new = _free_name(nid, taken)
+        new = free_name(nid, taken)
         taken.add(new)
         rename[nid] = new
     ins, outs = graph_ports(inner)
@@ -437,12 +437,3 @@ def _port_kind(spec: NodeSpec, port: str, output: bool, registry) -> str:
 def _concrete(kind: str) -> str:
     # an inlet or outlet has one of the five kinds; "any" (two placeholders) fits audio
     return "audio" if kind == "any" else kind
-
-
-def _free_name(base: str, taken) -> str:
-    if base not in taken:
-        return base
-    k = 2
-    while f"{base}{k}" in taken:
-        k += 1
-    return f"{base}{k}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import PatchError
+from .graph import free_name
 from .node import Node, zero_outputs
 from .params import Param
 from .streams import STREAM_KINDS, Port, StreamSpec
@@ -201,7 +202,7 @@ def migrate_v1_state(state) -> dict:
                 raise PatchError(f"{ppath}.kind", f"unknown stream kind {kind!r} "
                                  f"(known: {', '.join(STREAM_KINDS)}, any)")
             refs = _v1_refs(port, ppath, key == "inputs", inner_ids)
-            node_id = _free_id(base, ids)
+            node_id = free_name(base, ids)
             ids.add(node_id)
             x = left if key == "inputs" else right
             nodes.append({"id": node_id, "type": type_id, "version": 1,
@@ -230,12 +231,3 @@ def _v1_refs(port: dict, ppath: str, exposed_input: bool, ids: set) -> list:
         if ref[0] not in ids:
             raise PatchError(f"{rpath}[0]", f'no inner node with id "{ref[0][:60]}"')
     return [list(r) for r in refs]
-
-
-def _free_id(base: str, taken) -> str:
-    if base not in taken:
-        return base
-    k = 2
-    while f"{base}{k}" in taken:
-        k += 1
-    return f"{base}{k}"

@@ -18,7 +18,7 @@ from .document import PatchDocument
 from .inspector import Inspector, file_sha256
 from .live import LiveController
 from .palette import Palette
-from .quick_add import QuickAdd
+from .quick_add import QuickAdd, open_quick_add
 from .recovery import RecoveryStore
 
 APP_NAME = "neuropatch"
@@ -418,17 +418,8 @@ class MainWindow(QMainWindow):
     def quick_add(self, scene_pos: QPointF | None) -> QuickAdd:
         if scene_pos is None:
             scene_pos = self.view.mapToScene(self.view.viewport().rect().center())
-        popup = QuickAdd(self.registry, self)
-        pos = (round(scene_pos.x()), round(scene_pos.y()))
-
-        def chosen(type_id):
-            node_id = self.doc.add_node(type_id, pos)
-            if node_id:
-                self.scene.select_nodes([node_id])
-        popup.chosen.connect(chosen)
-        popup.popup_at(self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos)))
-        self._quick_add = popup
-        return popup
+        self._quick_add = open_quick_add(self, self.registry, self.doc, self.scene, self.view, scene_pos)
+        return self._quick_add
 
     # ---- subpatches ---------------------------------------------------------------------------
 

@@ -90,3 +90,19 @@ class QuickAdd(QFrame):
         self.move(global_pos)
         self.show()
         self.edit.setFocus()
+
+
+def open_quick_add(parent, registry, doc, scene, view, scene_pos) -> QuickAdd:
+    """Show the quick-add popup at `scene_pos` of `view`; the chosen type is added to `doc`
+    there (one undo step) and selected in `scene`."""
+    popup = QuickAdd(registry, parent)
+    pos = (round(scene_pos.x()), round(scene_pos.y()))
+
+    def chosen(type_id):
+        node_id = doc.add_node(type_id, pos)
+        if node_id:
+            scene.select_nodes([node_id])
+
+    popup.chosen.connect(chosen)
+    popup.popup_at(view.viewport().mapToGlobal(view.mapFromScene(scene_pos)))
+    return popup

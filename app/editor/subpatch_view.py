@@ -193,19 +193,10 @@ class SubpatchWindow(QMainWindow):
 
     def quick_add(self, scene_pos):
         """Tab on the canvas: pick a node type and add it inside the subpatch at `scene_pos`."""
-        from .quick_add import QuickAdd
+        from .quick_add import open_quick_add
 
-        popup = QuickAdd(self.doc.registry, self)
-        pos = (round(scene_pos.x()), round(scene_pos.y()))
-
-        def chosen(type_id):
-            node_id = self.doc.add_node(type_id, pos)
-            if node_id:
-                self.scene.select_nodes([node_id])
-        popup.chosen.connect(chosen)
-        popup.popup_at(self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos)))
-        self._quick_add = popup
-        return popup
+        self._quick_add = open_quick_add(self, self.doc.registry, self.doc, self.scene, self.view, scene_pos)
+        return self._quick_add
 
     def group_selection(self) -> str | None:
         return self.doc.group(self.scene.selected_node_ids())

@@ -19,18 +19,28 @@ def multiply_by_ramp(x, ramp, out):
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def add_scaled_by_ramp(acc, x, ramp):
-    """acc[c, i] += x[c', i] * ramp[i], with a mono x spread to every channel of acc.
-
-    acc: float32 [channels, n]; x: float32 [1 or channels, n]; ramp: float32 [n]."""
+def _add_into(acc, x, ramp, gain):
     channels, n = acc.shape
     mono = x.shape[0] == 1
+    per_sample = ramp.shape[0] > 0
     for c in range(channels):
         src = 0 if mono else c
         if src >= x.shape[0]:
             continue
-        for i in range(n):
-            acc[c, i] += x[src, i] * ramp[i]
+        if per_sample:
+            for i in range(n):
+                acc[c, i] += x[src, i] * ramp[i]
+        else:
+            for i in range(n):
+                acc[c, i] += x[src, i] * gain
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def add_scaled_by_ramp(acc, x, ramp):
+    """acc[c, i] += x[c', i] * ramp[i], with a mono x spread to every channel of acc.
+
+    acc: float32 [channels, n]; x: float32 [1 or channels, n]; ramp: float32 [n]."""
+    _add_into(acc, x, ramp, 1.0)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
@@ -38,14 +48,7 @@ def add_scaled(acc, x, gain):
     """acc[c, i] += x[c', i] * gain, a mono x spread to every channel.
 
     acc: float32 [channels, n]; x: float32 [1 or channels, n]; gain: float."""
-    channels, n = acc.shape
-    mono = x.shape[0] == 1
-    for c in range(channels):
-        src = 0 if mono else c
-        if src >= x.shape[0]:
-            continue
-        for i in range(n):
-            acc[c, i] += x[src, i] * gain
+    _add_into(acc, x, acc[0, :0], gain)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
