@@ -47,6 +47,8 @@ def jack_server():
     client.close()
     import sounddevice as sd
 
+    if not sd._initialized:      # released earlier in this session (release_portaudio)
+        sd._initialize()
     if "JACK Audio Connection Kit" not in [a["name"] for a in sd.query_hostapis()]:
         sd._terminate()          # imported before the server ran: enumerate again
         sd._initialize()
