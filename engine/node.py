@@ -181,6 +181,13 @@ class Node:
 
     # ---- resources ------------------------------------------------------------------------
 
+    @classmethod
+    def resource_info(cls, name: str, path: Path) -> dict:
+        """What an editor should show about resource file `path` (model name, gear, rate...):
+        a dict of short label -> value. Called off the audio path; may read the file.
+        Errors come back as ``{"error": message}``, never raised."""
+        return {}
+
     def set_resource(self, name: str, path: str | Path | None) -> None:
         """Attach a resolved file path; it is loaded in prepare()."""
         if not any(r.name == name for r in self.resources):

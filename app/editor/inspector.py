@@ -4,6 +4,8 @@ A slider drag becomes one undo step: every value of the drag carries the same me
 """
 from __future__ import annotations
 
+import html
+
 import hashlib
 import math
 import os
@@ -140,6 +142,7 @@ class Inspector(QWidget):
         self.node_id: str | None = None
         self.editors: dict = {}
         self.resource_labels: dict = {}
+        self.resource_infos: dict = {}
         self.file_dialog = self._ask_file  # replaced in tests
         self.setMinimumWidth(330)
         self.scroll = QScrollArea(widgetResizable=True)
@@ -158,6 +161,7 @@ class Inspector(QWidget):
         self.node_id = node_id
         self.editors.clear()
         self.resource_labels.clear()
+        self.resource_infos.clear()
         body = QWidget()
         form = QFormLayout(body)
         if node_id is None:
@@ -198,6 +202,12 @@ class Inspector(QWidget):
             lay.addWidget(clear)
             self.resource_labels[r.name] = label
             form.addRow(f"{r.name} file", row)
+            info = QLabel()
+            info.setWordWrap(True)
+            info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            self.resource_infos[r.name] = info
+            self._show_resource_info(cls, r.name)
+            form.addRow("", info)
         in_ports, out_ports = node_ports(spec, self.document.registry)
         ports = ", ".join(f"{p.name} ({p.kind})" for p in in_ports) or "none"
         outs = ", ".join(f"{p.name} ({p.kind})" for p in out_ports) or "none"
@@ -265,6 +275,31 @@ class Inspector(QWidget):
                 label = self.resource_labels.get(c.name)
                 if label is not None:
                     label.setText(res["path"] if res else "(none)")
+                cls = self.document.node_class(self.node_id)
+                if cls is not None and c.name in self.resource_infos:
+                    self._show_resource_info(cls, c.name)
+
+    def _show_resource_info(self, cls, name: str) -> None:
+        """Fill the line under a resource picker with what the node type says about the file."""
+        label = self.resource_infos.get(name)
+        res = self.document.graph.nodes[self.node_id].resources.get(name)
+        if label is None:
+            return
+        text = ""
+        if res:
+            path = Path(res["path"]).expanduser()
+            if not path.is_absolute() and self.document.base_dir is not None:
+                path = Path(self.document.base_dir) / path
+            if not path.exists():
+                text = "<span style='color:#c62828'>file not found</span>"
+            else:
+                info = cls.resource_info(name, path)
+                if "error" in info:
+                    text = f"<span style='color:#c62828'>{html.escape(str(info['error']))}</span>"
+                else:
+                    text = "<br>".join(f"<b>{html.escape(k)}:</b> {html.escape(str(v))}" for k, v in info.items())
+        label.setText(text)
+        label.setVisible(bool(text))
 
     def _refresh_param(self, name: str) -> None:
         w = self.editors.get(name)

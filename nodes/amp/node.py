@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from neuropatch.engine import Node, Param, Port
-from neuropatch.engine.errors import ResourceError
+from neuropatch.engine.errors import NeuropatchError, ResourceError
 from neuropatch.engine.node import Resource
 
 from ..dsp.block_ops import downmix_mean
@@ -65,6 +65,29 @@ class NamAmp(Node):
     @classmethod
     def contract_setup(cls, tmp_dir):
         return {"resources": {"model": str(FIXTURE)}}
+
+    @classmethod
+    def resource_info(cls, name, path):
+        """Model metadata for the inspector: name, gear, loudness, architecture, rate."""
+        try:
+            model = load_model(path)
+        except NeuropatchError as exc:
+            return {"error": str(exc)}
+        meta = model.metadata
+        info = {}
+        if meta.get("name"):
+            info["model"] = str(meta["name"])
+        gear = " ".join(str(meta[k]) for k in ("gear_make", "gear_model") if meta.get(k))
+        if gear:
+            info["gear"] = gear + (f" ({meta['gear_type']})" if meta.get("gear_type") else "")
+        if meta.get("modeled_by"):
+            info["modeled by"] = str(meta["modeled_by"])
+        if isinstance(meta.get("loudness"), (int, float)):
+            info["loudness"] = f"{meta['loudness']:.1f} dB"
+        info["architecture"] = model.architecture
+        info["sample rate"] = f"{model.sample_rate} Hz" + ("" if model.sample_rate_known else " (assumed)")
+        info["format"] = f"{model.source} {model.version}"
+        return info
 
     def __init__(self):
         super().__init__()

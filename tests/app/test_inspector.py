@@ -87,3 +87,28 @@ def test_a_node_that_fails_to_prepare_shows_a_badge_with_the_reason(window, tmp_
     window.doc.add_node("gen.noise", (0, 0))
     window.validate()
     assert window.scene.errors == {}
+
+
+def test_inspector_shows_what_the_model_file_says(window, tmp_path):
+    """The amp node's model metadata (name, gear, loudness, architecture, rate) appears under
+    its resource picker, and a broken model file shows its error instead."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "nodes" / "data" / "amp" / "lstm_07.nam"
+    model = json.loads(fixture.read_text())
+    model["metadata"] = {"name": "Plexi crunch", "gear_make": "Marshall", "gear_model": "1959",
+                         "gear_type": "amp", "loudness": -18.25}
+    (tmp_path / "plexi.nam").write_text(json.dumps(model))
+    amp = window.doc.add_node("amp.nam", (0, 0))
+    window.scene.select_nodes([amp])
+    assert window.inspector.set_resource_file("model", tmp_path / "plexi.nam")
+    text = window.inspector.resource_infos["model"].text()
+    assert "Plexi crunch" in text and "Marshall 1959 (amp)" in text and "-18.2 dB" in text
+    assert "LSTM" in text and "48000 Hz" in text
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "nodes" / "data" / "amp" / "bad" / "missing_weights.nam",
+                tmp_path / "broken.nam")
+    assert window.inspector.set_resource_file("model", tmp_path / "broken.nam")
+    assert "weights" in window.inspector.resource_infos["model"].text()
