@@ -254,6 +254,10 @@ class Node:
         for name, sm in self._smoothers.items():
             sm.jump(self.param_to_internal(name, self.param_values[name]))
 
+    def housekeeping(self) -> None:
+        """Called periodically off the audio path while running live (the engine's control
+        loop): prepare memory the audio path will need (e.g. a recorder's next chunk)."""
+
     def finish(self) -> None:
         """End of an offline render: write files, release resources (may do I/O)."""
 

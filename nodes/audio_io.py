@@ -195,6 +195,9 @@ class Recorder(Node):
     def process(self, ins, outs, n):
         self._capture.append(ins["in"].T)
 
+    def housekeeping(self):
+        self._capture.refill()
+
     def output_path(self) -> Path:
         return Path(self.param_values["path"]).expanduser()
 
@@ -241,6 +244,9 @@ class NpyOut(Node):
             self._capture.append(x)
         else:
             self._capture.append(x.data[: x.count])
+
+    def housekeeping(self):
+        self._capture.refill()
 
     def result(self) -> np.ndarray:
         data = self._capture.result()

@@ -501,6 +501,8 @@ class EngineServer:
         now = time.perf_counter()
         if self._closing_taps and self._closing_taps[0][0] < now:
             self._closing_taps.pop(0)[1].ring.close()
+        for node in self.runtime.schedule.nodes.values():
+            node.housekeeping()
         if self.config.own_process and gc.get_count()[0] > self.GC_YOUNG:
             self._collect()
         if self.window.due():

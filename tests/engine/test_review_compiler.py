@@ -165,3 +165,29 @@ class TestResources:
         assert "a.wav" in sched.errors["p"]
         y, _ = render(g, None, seconds=0.01, base_dir=tmp_path)
         assert not np.any(y)
+
+
+def test_capture_uses_the_spare_chunk_prepared_off_the_audio_path():
+    import tracemalloc
+
+    import numpy as np
+
+    from neuropatch.engine.capture import Capture
+
+    cap = Capture((2,), chunk_rows=1024)
+    block = np.ones((256, 2), np.float32)
+    tracemalloc.start()
+    try:
+        for k in range(12):          # 3 chunk boundaries
+            rows = block * k
+            base, _ = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            cap.append(rows)
+            _, peak = tracemalloc.get_traced_memory()
+            assert peak - base < 2048, f"append allocated {peak - base} bytes at block {k}"
+            cap.refill()             # what the control loop does between blocks
+    finally:
+        tracemalloc.stop()
+    out = cap.result()
+    assert out.shape == (12 * 256, 2)
+    np.testing.assert_array_equal(out[::256, 0], np.arange(12, dtype=np.float32))
