@@ -1,7 +1,5 @@
-"""train-amp: fits a synthetic amp (tanh waveshaper + tone filter); the .nam loads in amp.nam.
-
-CI runs a short fit (weak bound). The full run (6 s of audio, 8 epochs, ESR 0.004) is
-recorded in bench/RESULTS.md."""
+"""train-amp: fits a synthetic amp (tanh waveshaper + tone filter) to ESR < 0.01 on the CPU
+in well under a minute; the written .nam loads and plays in amp.nam."""
 import numpy as np
 import pytest
 import soundfile as sf
@@ -34,23 +32,23 @@ def test_train_amp_writes_a_nam_that_the_node_plays(tmp_path, capsys):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        x, y = synthetic_pair(3.0)
+        x, y = synthetic_pair(4.0)
         sf.write(str(tmp_path / "di.wav"), x, SR, subtype="FLOAT")
         sf.write(str(tmp_path / "reamp.wav"), y, SR, subtype="FLOAT")
         out = tmp_path / "my_amp.nam"
         rc = main(["train-amp", "--input", str(tmp_path / "di.wav"), "--target", str(tmp_path / "reamp.wav"),
-                   "--arch", "lstm", "--hidden", "8", "--epochs", "14", "--seq-len", "1024", "-q", "-o", str(out)])
+                   "--arch", "lstm", "--hidden", "12", "--epochs", "20", "--seq-len", "2048", "-q", "-o", str(out)])
     finally:
         torch.set_num_threads(threads)
     assert rc == 0
     printed = capsys.readouterr().out
     val = float(printed.split("validation ESR")[1].split()[0])
-    assert val < 0.1, printed
+    assert val < 0.01, printed
     node = NamAmp()
     node.set_resource("model", out)
-    tail = slice(int(2.4 * SR), None)
+    tail = slice(int(3.2 * SR), None)   # the validation part
     pred = run_node(node, {"in": x[None, tail]}, SR, 256)["out"][0]
-    assert esr(y[tail][2000:], pred[2000:]) < 0.15
+    assert esr(y[tail][2000:], pred[2000:]) < 0.02
 
 
 def test_train_amp_rejects_unreadable_audio(tmp_path):
