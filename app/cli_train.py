@@ -1,4 +1,5 @@
-"""``neuropatch train-amp``: fit an LSTM amp model to a DI / re-amped pair, write a .nam."""
+"""``neuropatch train-amp`` (LSTM amp model from a DI / re-amped pair, writes a .nam) and
+``neuropatch train-ddsp`` (DDSP decoder from solo audio, writes a .safetensors)."""
 from __future__ import annotations
 
 import sys
@@ -51,3 +52,47 @@ def add_parser(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help=".nam file to write")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_amp)
+    _add_ddsp_parser(subparsers)
+
+
+def cmd_train_ddsp(args) -> int:
+    from neuropatch.engine.audiofile import read_audio
+    from neuropatch.engine.errors import NeuropatchError
+
+    try:
+        audio, sr = read_audio(args.audio)
+    except NeuropatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from neuropatch.nodes.ddsp.model import save_model
+    from neuropatch.nodes.ddsp.train import train_ddsp
+
+    try:
+        result = train_ddsp(audio.mean(axis=0), sr, epochs=args.epochs, lr=args.lr, seed=args.seed,
+                            n_harmonics=args.harmonics, n_bands=args.noise_bands, hidden=(args.hidden, args.hidden),
+                            name=args.name or "", progress=not args.quiet)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        save_model(args.output, result.model)
+    except (OSError, NeuropatchError) as exc:
+        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
+        return 2
+    print(f"final loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s) -> {args.output}")
+    return 0
+
+
+def _add_ddsp_parser(subparsers) -> None:
+    p = subparsers.add_parser("train-ddsp", help="train a DDSP harmonic-plus-noise decoder from solo audio")
+    p.add_argument("--audio", required=True, help="monophonic solo recording (one instrument)")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--hidden", type=int, default=96, help="units in each of the two hidden layers")
+    p.add_argument("--harmonics", type=int, default=48)
+    p.add_argument("--noise-bands", type=int, default=24)
+    p.add_argument("--name", default="", help="model name stored in the file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help=".safetensors file to write (config beside it as .json)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_ddsp)

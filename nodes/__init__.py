@@ -12,6 +12,7 @@ FAMILY_MODULES = [
     "modulation",
     "spectral",
     "amp", "effects",
+    "ddsp",
 ]
 
 
