@@ -1,12 +1,13 @@
 """Render the DDSP violin training audio (run from the repository root):
 
-    python assets/make_ddsp_assets.py      # -> build/ddsp_data/violin.wav (48 kHz mono, ~55 s)
+    python assets/make_ddsp_assets.py      # -> build/ddsp_data/violin.wav (48 kHz mono, 59 s)
     neuropatch train-ddsp --audio build/ddsp_data/violin.wav -o assets/ddsp/violin.safetensors
 
-Melodies: the soprano lines of a few Bach chorales from the music21 corpus (transposed
-to sit in the violin's range) followed by seeded random scale melodies, played by
+Melodies: the soprano lines of two Bach chorales from the music21 corpus (transposed
+to sit in the violin's range) followed by a seeded random scale melody, played by
 General MIDI program 40 (violin) of the FluidR3 GM soundfont through fluidsynth
-(Debian packages fluidsynth fluid-soundfont-gm) with varied velocities.
+(Debian packages fluidsynth fluid-soundfont-gm) with varied velocities, dry (fluidsynth
+reverb and chorus off: the synth has no reverb stage to explain a tail).
 """
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         midi, wav = Path(tmp) / "violin.mid", Path(tmp) / "raw.wav"
         seconds = write_midi(midi, melodies)
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "1.0", "-r", str(SR), "-F", str(wav), SOUNDFONT, str(midi)],
+        subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "1.0", "-r", str(SR), "-F", str(wav),
+                        SOUNDFONT, str(midi)],
                        check=True)
         raw, sr = sf.read(wav, dtype="float32", always_2d=True)
     audio = raw.mean(axis=1)
