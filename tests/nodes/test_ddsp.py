@@ -123,3 +123,33 @@ def test_tiny_training_run_writes_a_model_the_node_plays(tmp_path):
     out = run_node(node, {"f0": constant_frames(330.0, 32, 256), "loudness": constant_frames(-20.0, 32, 256)},
                    SR, 128, n_samples=32 * 256)["out"]
     assert out.shape == (1, 32 * 256) and np.all(np.isfinite(out)) and np.max(np.abs(out)) > 0
+
+
+class TestModelFile:
+    def test_garbage_file_raises_model_format_error(self, tmp_path):
+        from neuropatch.engine.errors import ModelFormatError
+
+        bad = tmp_path / "bad.safetensors"
+        bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not a header")
+        with pytest.raises(ModelFormatError):
+            load_model(bad)
+
+    def test_wrong_tensor_shape_names_the_tensor(self, tmp_path):
+        from neuropatch.engine.errors import ModelFormatError
+        from neuropatch.nodes.ddsp.model import DDSPModel, save_model
+
+        model = load_model(SHIPPED_MODEL)
+        tensors = dict(model.tensors)
+        tensors["l2.bias"] = np.zeros(3, np.float32)
+        path = tmp_path / "wrong.safetensors"
+        save_model(path, DDSPModel(model.config, tensors))
+        with pytest.raises(ModelFormatError, match="l2.bias"):
+            load_model(path)
+
+    def test_missing_model_file_raises_resource_error(self, tmp_path):
+        from neuropatch.engine.errors import ResourceError
+
+        node = synth_node(tmp_path / "missing.safetensors")
+        with pytest.raises(ResourceError):
+            run_node(node, {"f0": constant_frames(440.0, 4, 256), "loudness": constant_frames(-20.0, 4, 256)},
+                     SR, 256, n_samples=1024)
