@@ -9,7 +9,11 @@ the editor's undo stack and scripted edits share one path::
 from __future__ import annotations
 
 import copy
+import dataclasses
+import numbers
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .errors import GraphError
 
@@ -103,6 +107,36 @@ class Graph:
 
     def unsubscribe(self, listener) -> None:
         self._listeners.remove(listener)
+
+
+def plain_data_fault(value, where: str = "command", depth: int = 0) -> str | None:
+    """Where `value` stops being plain data (None, bools, numbers, str, lists, tuples,
+    dicts with string keys, and the dataclasses of this module), or None when it is plain."""
+    if depth > 64:
+        return f"{where}: nested too deeply"
+    if value is None or isinstance(value, (bool, str, numbers.Number, np.bool_)):
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            fault = plain_data_fault(v, f"{where}[{i}]", depth + 1)
+            if fault:
+                return fault
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"{where}: key {k!r} is not a string"
+            fault = plain_data_fault(v, f"{where}.{k}", depth + 1)
+            if fault:
+                return fault
+        return None
+    if dataclasses.is_dataclass(value) and type(value).__module__ in _PLAIN_MODULES:
+        for f in dataclasses.fields(value):
+            fault = plain_data_fault(getattr(value, f.name), f"{where}.{f.name}", depth + 1)
+            if fault:
+                return fault
+        return None
+    return f"{where}: {type(value).__name__} is not plain data"
 
 
 class Command:
@@ -257,3 +291,7 @@ class Batch(Command):
                 inv.apply(graph)
             raise
         return Batch(list(reversed(inverses)))
+
+
+#: modules whose dataclasses count as plain data (graph commands of subpatches too)
+_PLAIN_MODULES = {__name__, __name__.rsplit(".", 1)[0] + ".subpatch"}

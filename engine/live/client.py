@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
-import pickle
 import queue
 import threading
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..graph import Graph
+from ..graph import Command, Graph, plain_data_fault
 from ..patch import graph_to_dict
 from .server import EngineConfig, serve
 from .shm_ring import HEADER_BYTES, SnapshotBoard, TapReader, create_shm
@@ -156,12 +155,14 @@ class EngineClient:
 
         Structural edits recompile off the audio thread and swap at a block boundary with a
         crossfade; surviving nodes keep their state. Param and position edits do not
-        recompile. Raises TypeError at once when the command is not plain picklable data.
+        recompile. Raises TypeError at once when the command is not a graph command made of
+        plain data (numbers, strings, lists, dicts, graph dataclasses).
         """
-        try:
-            pickle.dumps(command)
-        except Exception as exc:
-            raise TypeError(f"command is not plain data: {exc}") from None
+        if not isinstance(command, Command):
+            raise TypeError(f"command is not plain data: {type(command).__name__} is not a graph command")
+        fault = plain_data_fault(command)
+        if fault:
+            raise TypeError(f"command is not plain data: {fault}")
         self._send("apply", command)
 
     def set_param(self, node_id: str, name: str, value) -> None:

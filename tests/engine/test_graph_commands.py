@@ -60,3 +60,14 @@ def test_listeners_see_each_applied_command():
     g.subscribe(seen.append)
     g.apply(SetParam("gain", "gain_db", -3.0))
     assert seen == [SetParam("gain", "gain_db", -3.0)]
+
+
+def test_plain_data_check_names_the_field_that_is_not_plain():
+    from neuropatch.engine.graph import NodeSpec, plain_data_fault
+
+    assert plain_data_fault(Batch([SetParam("g", "gain_db", 1.0), AddNode(NodeSpec("x", "util.gain")),
+                                   Connect(Edge("a", "out", "b", "in"))])) is None
+    assert plain_data_fault(SetParam("g", "gain_db", __import__("numpy").float32(-6))) is None
+    fault = plain_data_fault(Batch([SetParam("g", "gain_db", object())]))
+    assert fault == "command.commands[0].value: object is not plain data"
+    assert "key 3 is not a string" in plain_data_fault(SetParam("g", "p", {3: 1}))
