@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 
-def _fail(message: str, code: int = 2) -> int:
+def fail(message: str, code: int = 2) -> int:
+    """Print one `error:` line (control characters escaped) on stderr; return the exit code."""
     print(f"error: {_one_line(message)}", file=sys.stderr)
     return code
 
@@ -76,10 +77,10 @@ def cmd_render(args) -> int:
 
     graph, err = _load(args.patch)
     if err:
-        return _fail(err)
+        return fail(err)
     err = _check_render_args(args, graph)
     if err:
-        return _fail(err)
+        return fail(err)
     sr = args.sr if args.sr is not None else graph.settings.get("sample_rate", 48000)
     block = args.block if args.block is not None else graph.settings.get("block_size", 256)
     audio_in = None
@@ -87,18 +88,18 @@ def cmd_render(args) -> int:
         try:
             audio_in, in_sr = read_audio(args.input)
         except NeuropatchError as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
         if in_sr != sr:
             print(f"note: {args.input} is {in_sr} Hz; resampled to {sr} Hz", file=sys.stderr)
             audio_in = resample(audio_in, in_sr, sr)
     elif args.seconds is None:
-        return _fail("render needs --in IN.wav or --seconds S")
+        return fail("render needs --in IN.wav or --seconds S")
     try:
         schedule = compile_graph(graph, sample_rate=sr, block_size=block,
                                  in_channels=audio_in.shape[0] if audio_in is not None else 1,
                                  base_dir=Path(args.patch).resolve().parent)
     except NeuropatchError as exc:
-        return _fail(f"{args.patch}: {exc}")
+        return fail(f"{args.patch}: {exc}")
     for note in schedule.notes:
         print(_one_line(f"note: {note}"), file=sys.stderr)
     for nid, msg in schedule.errors.items():
@@ -133,7 +134,7 @@ def cmd_render(args) -> int:
         out, schedule = render(graph, audio_in, seconds=args.seconds, progress=progress,
                                compensate_latency=not args.no_latency_compensation, schedule=schedule)
     except NeuropatchError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     finally:
         if bar is not None:
             bar.close()
@@ -142,7 +143,7 @@ def cmd_render(args) -> int:
         try:
             write_audio(args.out, out, sr)
         except NeuropatchError as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
     if not args.quiet:
         secs = out.shape[1] / sr
         print(f"rendered {secs:.2f} s in {elapsed:.2f} s ({secs / max(elapsed, 1e-9):.3g}x real time)"
@@ -160,11 +161,11 @@ def cmd_validate(args) -> int:
 
     graph, err = _load(args.patch)
     if err:
-        return _fail(err)
+        return fail(err)
     try:
         schedule = compile_graph(graph, base_dir=Path(args.patch).resolve().parent)
     except NeuropatchError as exc:
-        return _fail(f"{args.patch}: $: {exc}")
+        return fail(f"{args.patch}: $: {exc}")
     for note in schedule.notes:
         print(_one_line(f"note: {args.patch}: {note}"), file=sys.stderr)
     for nid, msg in schedule.errors.items():

@@ -1,8 +1,9 @@
 """`neuropatch bundle` and `neuropatch open`: share a patch with its resources."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from neuropatch.app.cli import fail
 
 
 def cmd_bundle(args) -> int:
@@ -13,8 +14,7 @@ def cmd_bundle(args) -> int:
     try:
         manifest = write_bundle(args.patch, out)
     except NeuropatchError as exc:
-        print(f"error: {args.patch}: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{args.patch}: {exc}")
     print(f"{out}: patch + {len(manifest['files'])} resource file(s)")
     return 0
 
@@ -29,8 +29,7 @@ def cmd_open(args) -> int:
         patch = open_bundle(path, dest)
         load_patch(patch)
     except NeuropatchError as exc:
-        print(f"error: {path}: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{path}: {exc}")
     print(patch)
     if args.no_editor:
         return 0

@@ -5,6 +5,8 @@ import sys
 import time
 from pathlib import Path
 
+from neuropatch.app.cli import fail
+
 
 def cmd_devices(args) -> int:
     from neuropatch.engine.live.stream import list_devices
@@ -12,8 +14,7 @@ def cmd_devices(args) -> int:
     try:
         devices = list_devices()
     except OSError as exc:
-        print(f"error: PortAudio is not available: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"PortAudio is not available: {exc}")
     if not devices:
         print("no audio devices found")
         return 0
@@ -41,8 +42,7 @@ def cmd_run(args) -> int:
     try:
         graph = load_patch(args.patch)
     except PatchError as exc:
-        print(f"error: {exc.file or args.patch}: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc.file or args.patch}: {exc}")
     sr = args.sr or int(graph.settings.get("sample_rate", 48000))
     block = args.block or int(graph.settings.get("block_size", 256))
     mode = "thread" if args.thread else "auto"
@@ -52,20 +52,17 @@ def cmd_run(args) -> int:
                               in_channels=args.in_channels, out_channels=args.out_channels,
                               limiter=not args.no_limiter)
     except LiveAudioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}")
     try:
         client.load(graph, Path(args.patch).resolve().parent)
         client.sync()
         m = client.meters()
         if m.get("compile_error"):
-            print(f"error: {args.patch}: {m['compile_error']}", file=sys.stderr)
-            return 2
+            return fail(f"{args.patch}: {m['compile_error']}")
         try:
             info = client.start()
         except LiveAudioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return fail(f"{exc}")
         for w in m.get("warnings", []):
             print(f"warning: {w}", file=sys.stderr)
         for note in m.get("notes", []):

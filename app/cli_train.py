@@ -2,7 +2,8 @@
 ``neuropatch train-ddsp`` (DDSP decoder from solo audio, writes a .safetensors)."""
 from __future__ import annotations
 
-import sys
+
+from neuropatch.app.cli import fail
 
 
 def cmd_train_amp(args) -> int:
@@ -14,18 +15,15 @@ def cmd_train_amp(args) -> int:
         x, sr_x = read_audio(args.input)
         y, sr_y = read_audio(args.target)
     except NeuropatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}")
     if args.arch != "lstm":
-        print(f"error: unsupported --arch {args.arch!r} (supported: lstm)", file=sys.stderr)
-        return 2
+        return fail(f"unsupported --arch {args.arch!r} (supported: lstm)")
     if sr_y != sr_x:
         y = resample(y, sr_y, sr_x)
     x, y = x.mean(axis=0), y.mean(axis=0)
     n = min(len(x), len(y))
     if n < 4 * args.seq_len:
-        print(f"error: need at least {4 * args.seq_len} samples of audio, got {n}", file=sys.stderr)
-        return 2
+        return fail(f"need at least {4 * args.seq_len} samples of audio, got {n}")
     from neuropatch.nodes.amp.train import train_lstm, write_nam
 
     result = train_lstm(x[:n], y[:n], sr_x, hidden=args.hidden, epochs=args.epochs, seq_len=args.seq_len,
@@ -33,8 +31,7 @@ def cmd_train_amp(args) -> int:
     try:
         write_nam(args.output, result)
     except (OSError, NeuropatchError) as exc:
-        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"cannot write {args.output}: {exc}")
     print(f"validation ESR {result.validation_esr:.5f} -> {args.output}")
     return 0
 
@@ -62,8 +59,7 @@ def cmd_train_ddsp(args) -> int:
     try:
         audio, sr = read_audio(args.audio)
     except NeuropatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}")
     from neuropatch.nodes.ddsp.model import save_model
     from neuropatch.nodes.ddsp.train import train_ddsp
 
@@ -72,13 +68,11 @@ def cmd_train_ddsp(args) -> int:
                             n_harmonics=args.harmonics, n_bands=args.noise_bands, hidden=(args.hidden, args.hidden),
                             name=args.name or "", progress=not args.quiet)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}")
     try:
         save_model(args.output, result.model)
     except (OSError, NeuropatchError) as exc:
-        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"cannot write {args.output}: {exc}")
     print(f"final loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s) -> {args.output}")
     return 0
 

@@ -25,7 +25,6 @@ import multiprocessing as mp
 import queue
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
