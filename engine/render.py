@@ -50,9 +50,7 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
     out = np.zeros((schedule.host.out_channels, total), np.float32)
     rt = Runtime(schedule, timing=False)
     if warm_up:
-        rt.process(np.zeros((in_ch, bs), np.float32), bs)
-        rt._reset_now()
-        rt.blocks = 0
+        rt.warm_up()
     if progress is not None:
         progress(0, total)
     pos = 0

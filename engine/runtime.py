@@ -105,6 +105,17 @@ class Runtime:
             self.transition = None
             self.retired.append(tr)
 
+    def warm_up(self, blocks: int = 1) -> None:
+        """Run `blocks` blocks of silence, then reset every node and the meters: first calls
+        (numba dispatch and compilation, lazy caches) happen here, not in the first real
+        block. Not for the audio thread."""
+        bs = self.schedule.block_size
+        for _ in range(blocks):
+            self.process(None, bs)
+        self._reset_now()
+        self.blocks = 0
+        self.node_time_ns[:] = 0
+
     def _reset_now(self) -> None:
         for step in self.schedule.steps:
             if isinstance(step, NodeStep):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compiler import NodeStep, Schedule, compile_graph
+from ..compiler import Schedule, compile_graph
 from ..errors import NeuropatchError
 from ..graph import Batch, ClearParam, Graph, MoveNode, SetParam
 from ..node import Node
@@ -450,12 +450,7 @@ class EngineServer:
         """Run the graph on silence before the first start, then reset it: first calls
         (kernel dispatch, lazy caches) happen here instead of in the first callbacks,
         which would otherwise overrun and count an xrun on every start."""
-        silence = np.zeros((self.in_channels, self.bs), np.float32)
-        for _ in range(blocks):
-            self.limiter.process(self.runtime.process(silence, self.bs), self.bs)
-        self.runtime._reset_now()
-        self.runtime.blocks = 0
-        self.runtime.node_time_ns[:] = 0
+        self.runtime.warm_up(blocks)    # the limiter warms its kernel when it is built
 
     def _stream_info(self) -> dict:
         s = self.stream
