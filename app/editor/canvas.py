@@ -409,7 +409,7 @@ class PatchView(QGraphicsView):
             self.status.emit(problem)
             return False
         s, d = self._endpoints(a, b)
-        ok = self.document.connect(s.node_id, s.name, d.node_id, d.name)
+        ok = self.document.connect_ports(s.node_id, s.name, d.node_id, d.name)
         if ok:
             self.status.emit(f"connected {s.node_id}.{s.name} -> {d.node_id}.{d.name}")
         return ok

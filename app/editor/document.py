@@ -142,16 +142,16 @@ class PatchDocument(QObject):
             return f"{src}.{src_port} -> {dst}.{dst_port} is already connected"
         return None
 
-    def connect(self, src, src_port, dst, dst_port) -> bool:
+    def connect_ports(self, src, src_port, dst, dst_port) -> bool:
+        """Cable src.src_port -> dst.dst_port (one undo step); False, with a message, when it
+        cannot be. (Not named `connect`: that would shadow QObject.connect, which PySide
+        resolves first on subclasses declaring signals.)"""
         problem = self.connection_problem(src, src_port, dst, dst_port)
         if problem:
             self.message.emit(problem)
             return False
         edge = Edge(src, src_port, dst, dst_port)
         return self.execute(Connect(edge), f"Connect {edge}")
-
-    def disconnect(self, edge: Edge) -> bool:
-        return self.execute(Disconnect(edge), f"Disconnect {edge}")
 
     def remove(self, node_ids=(), edges=()) -> bool:
         node_ids = [n for n in node_ids if n in self.graph.nodes]

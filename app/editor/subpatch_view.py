@@ -76,14 +76,6 @@ class SubpatchDocument(PatchDocument):
         finally:
             self._pending = None
 
-    # PySide looks up `connect` and `disconnect` on a QObject subclass that declares its own
-    # signal as QObject's built-ins, hiding PatchDocument's; name them here again.
-    def connect(self, src, src_port, dst, dst_port) -> bool:
-        return PatchDocument.connect(self, src, src_port, dst, dst_port)
-
-    def disconnect(self, edge) -> bool:
-        return PatchDocument.disconnect(self, edge)
-
     def add_node(self, type_id: str, pos=(0.0, 0.0), params=None, resources=None) -> str | None:
         """Add a node inside; a new inlet or outlet gets the first free port name."""
         if type_id in (INLET_TYPE, OUTLET_TYPE) and "name" not in (params or {}):

@@ -21,7 +21,7 @@ EDITOR_SCRIPT = textwrap.dedent("""
     w.show()
     w.doc.add_node("gen.oscillator", (10, 20))
     w.doc.add_node("util.gain", (220, 20))
-    w.doc.connect("oscillator", "out", "gain", "in")
+    w.doc.connect_ports("oscillator", "out", "gain", "in")
     w.doc.set_param("gain", "gain_db", -3.0)
     def check():
         if w.recovery.file.exists():

@@ -33,7 +33,7 @@ def grouped_gain(window) -> tuple:
     doc = window.doc
     a, g, b = (doc.add_node(t, (x, 100)) for t, x in
                (("io.audio_in", 0), ("util.gain", 250), ("io.audio_out", 500)))
-    assert doc.connect(a, "out", g, "in") and doc.connect(g, "out", b, "in")
+    assert doc.connect_ports(a, "out", g, "in") and doc.connect_ports(g, "out", b, "in")
     window.view.frame_all()
     window.scene.select_nodes([g])
     return a, window.group_selection(), b

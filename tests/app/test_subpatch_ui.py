@@ -13,7 +13,7 @@ def chain_patch(window) -> list:
     ids = [doc.add_node(t, (x, 100)) for t, x in
            (("io.audio_in", 0), ("util.gain", 220), ("fx.eq3", 440), ("io.audio_out", 660))]
     for a, b in zip(ids, ids[1:]):
-        assert doc.connect(a, "out", b, "in")
+        assert doc.connect_ports(a, "out", b, "in")
     window.view.frame_all()
     return ids
 
