@@ -13,6 +13,7 @@ FAMILY_MODULES = [
     "spectral",
     "amp", "effects",
     "ddsp",
+    "latent",
 ]
 
 

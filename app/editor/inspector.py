@@ -11,7 +11,8 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSlider, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
@@ -20,10 +21,12 @@ from neuropatch.engine import ClearParam, SetParam, SetResource, Batch
 from neuropatch.engine.subpatch import SetSubgraph
 
 from neuropatch.engine.patch import node_ports
+from neuropatch.engine.streams import KIND_COLOURS
 
 from .document import new_merge_token
 
 SLIDER_STEPS = 1000
+_UNSET = object()
 
 
 def file_sha256(path: Path) -> str:
@@ -133,6 +136,103 @@ class NumberParamEditor(QWidget):
         return super().eventFilter(obj, event)
 
 
+class XYPad(QWidget):
+    """A square pad that sets two numeric params at once: ``spec_x`` runs left (min) to
+    right (max), ``spec_y`` bottom (min) to top (max). Pressing jumps the point under the
+    mouse and dragging moves it; every value of one drag carries the same merge token, so
+    the whole gesture is one undo step."""
+
+    dragged = Signal(object, object, object)   # x, y, merge token
+    SIZE = 180
+    MARGIN = 7.0
+
+    def __init__(self, spec_x, spec_y, x, y, parent=None):
+        super().__init__(parent)
+        self.spec_x, self.spec_y = spec_x, spec_y
+        self.x, self.y = x, y
+        self._token = None
+        self.setFixedSize(self.SIZE, self.SIZE)
+        self.setCursor(Qt.CrossCursor)
+        self.setToolTip(f"drag: {spec_x.name} (horizontal) and {spec_y.name} (vertical)")
+
+    def set_point(self, x, y) -> None:
+        self.x, self.y = x, y
+        self.update()
+
+    def _area(self) -> QRectF:
+        m = self.MARGIN
+        return QRectF(m, m, self.width() - 2 * m, self.height() - 2 * m)
+
+    def to_widget(self, x, y) -> QPointF:
+        """Pad position of the param values (x, y)."""
+        r = self._area()
+        tx = (x - self.spec_x.min) / ((self.spec_x.max - self.spec_x.min) or 1.0)
+        ty = (y - self.spec_y.min) / ((self.spec_y.max - self.spec_y.min) or 1.0)
+        return QPointF(r.left() + tx * r.width(), r.bottom() - ty * r.height())
+
+    def from_widget(self, pos: QPointF) -> tuple:
+        """Param values (clamped to their ranges) under the pad position `pos`."""
+        r = self._area()
+        tx = (pos.x() - r.left()) / r.width()
+        ty = (r.bottom() - pos.y()) / r.height()
+        x = self.spec_x.clamp(self.spec_x.min + tx * (self.spec_x.max - self.spec_x.min))
+        y = self.spec_y.clamp(self.spec_y.min + ty * (self.spec_y.max - self.spec_y.min))
+        return x, y
+
+    def _move(self, pos: QPointF) -> None:
+        x, y = self.from_widget(pos)
+        self.set_point(x, y)
+        self.dragged.emit(x, y, self._token)
+
+    def mousePressEvent(self, event):
+        if event.button() != Qt.LeftButton:
+            return super().mousePressEvent(event)
+        self._token = new_merge_token()
+        self._move(event.position())
+        event.accept()
+
+    def mouseMoveEvent(self, event):
+        if self._token is None:
+            return super().mouseMoveEvent(event)
+        self._move(event.position())
+        event.accept()
+
+    def mouseReleaseEvent(self, event):
+        if self._token is None or event.button() != Qt.LeftButton:
+            return super().mouseReleaseEvent(event)
+        self._move(event.position())
+        self._token = None
+        event.accept()
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.fillRect(self.rect(), QColor("#1e1f22"))
+        r = self._area()
+        p.setPen(QPen(QColor("#3a3d42"), 1))
+        for i in range(1, 4):
+            p.drawLine(QPointF(r.left() + r.width() * i / 4, r.top()), QPointF(r.left() + r.width() * i / 4, r.bottom()))
+            p.drawLine(QPointF(r.left(), r.top() + r.height() * i / 4), QPointF(r.right(), r.top() + r.height() * i / 4))
+        p.setPen(QPen(QColor("#6a6e75"), 1))
+        p.drawRect(r)
+        origin = self.to_widget(min(max(0.0, self.spec_x.min), self.spec_x.max),
+                                min(max(0.0, self.spec_y.min), self.spec_y.max))
+        p.drawLine(QPointF(r.left(), origin.y()), QPointF(r.right(), origin.y()))
+        p.drawLine(QPointF(origin.x(), r.top()), QPointF(origin.x(), r.bottom()))
+        point = self.to_widget(self.x, self.y)
+        colour = QColor(KIND_COLOURS["latent"])
+        p.setPen(QPen(colour, 1, Qt.DashLine))
+        p.drawLine(QPointF(r.left(), point.y()), QPointF(r.right(), point.y()))
+        p.drawLine(QPointF(point.x(), r.top()), QPointF(point.x(), r.bottom()))
+        p.setPen(QPen(QColor("#f0f0f0"), 2))
+        p.setBrush(colour)
+        p.drawEllipse(point, 6.0, 6.0)
+        p.setPen(QColor("#c8c8c8"))
+        p.drawText(r.adjusted(4, 2, -4, -2), Qt.AlignLeft | Qt.AlignTop,
+                   f"{self.spec_x.name} {self.x:.2f}   {self.spec_y.name} {self.y:.2f}")
+        p.end()
+
+
 class Inspector(QWidget):
     """Shows the node `node_id` of `document`; edits go through the document (undoable)."""
 
@@ -141,6 +241,7 @@ class Inspector(QWidget):
         self.document = document
         self.node_id: str | None = None
         self.editors: dict = {}
+        self.xy_pads: dict = {}     # (x param, y param) -> XYPad
         self.resource_labels: dict = {}
         self.resource_infos: dict = {}
         self.file_dialog = self._ask_file  # replaced in tests
@@ -160,6 +261,7 @@ class Inspector(QWidget):
             node_id = None
         self.node_id = node_id
         self.editors.clear()
+        self.xy_pads.clear()
         self.resource_labels.clear()
         self.resource_infos.clear()
         body = QWidget()
@@ -186,6 +288,7 @@ class Inspector(QWidget):
             editor.setToolTip(p.doc or p.name)
             self.editors[p.name] = editor
             form.addRow(p.name, editor)
+        self._add_xy_pad(form, cls, spec)
         for r in cls.resources:
             row = QWidget()
             lay = QHBoxLayout(row)
@@ -235,6 +338,54 @@ class Inspector(QWidget):
         w = NumberParamEditor(p, value)
         w.committed.connect(lambda v, token, name=p.name: self.document.set_param(nid, name, v, token))
         return w
+
+    def _add_xy_pad(self, form: QFormLayout, cls, spec) -> None:
+        """An XY pad for node types declaring ``xy_pad = (x param, y param)`` (numeric params)."""
+        names = getattr(cls, "xy_pad", None)
+        if not isinstance(names, (tuple, list)) or len(names) != 2:
+            return
+        try:
+            specs = [cls.param_spec(n) for n in names]
+        except KeyError:
+            return
+        if any(s.type not in (int, float) for s in specs):
+            return
+        px, py = specs
+        pad = XYPad(px, py, spec.params.get(px.name, px.default), spec.params.get(py.name, py.default))
+        pad.dragged.connect(lambda x, y, token, a=px.name, b=py.name: self.set_params({a: x, b: y}, token))
+        self.xy_pads[(px.name, py.name)] = pad
+        form.addRow(f"{px.name} / {py.name}", pad)
+
+    def set_params(self, values: dict, merge_token=None) -> bool:
+        """Set several params of the shown node in one undoable step (validated like
+        ``document.set_param``). Edits carrying the same merge token collapse into one undo
+        step; every step sets all of `values`, so the merged step redoes the last of them."""
+        nid = self.node_id
+        cls = None if nid is None else self.document.node_class(nid)
+        if cls is None:
+            return False
+        current = self.document.graph.nodes[nid].params
+        cmds = []
+        try:
+            for name, value in values.items():
+                spec = cls.param_spec(name)
+                cmds.append(SetParam(nid, spec.name, spec.validate(spec.clamp(value))))
+        except (KeyError, ValueError) as exc:
+            self.document.message.emit(str(exc))
+            return False
+        if all(current.get(c.name, _UNSET) == c.value for c in cmds):
+            return False
+        key = ("params", nid, tuple(c.name for c in cmds), merge_token) if merge_token is not None else None
+        return self.document.execute(Batch(cmds), f"Set {nid}." + "/".join(c.name for c in cmds), key)
+
+    def _refresh_xy_pads(self, name: str) -> None:
+        cls = self.document.node_class(self.node_id)
+        if cls is None:
+            return
+        params = self.document.graph.nodes[self.node_id].params
+        for (px, py), pad in self.xy_pads.items():
+            if name in (px, py):
+                pad.set_point(params.get(px, cls.param_spec(px).default), params.get(py, cls.param_spec(py).default))
 
     def _ask_file(self, name: str, extensions) -> str | None:
         pattern = " ".join(f"*{e}" for e in extensions) or "*"
@@ -302,6 +453,7 @@ class Inspector(QWidget):
         label.setVisible(bool(text))
 
     def _refresh_param(self, name: str) -> None:
+        self._refresh_xy_pads(name)
         w = self.editors.get(name)
         cls = self.document.node_class(self.node_id)
         if w is None or cls is None:

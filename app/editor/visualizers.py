@@ -187,14 +187,75 @@ class LatentPlot(pg.PlotWidget):
         self.image_item.setImage(np.where(img > FLOOR_DB, img, 0.0), autoLevels=False, levels=(-lim, lim))
 
 
+class LatentSpaceView(pg.GraphicsLayoutWidget):
+    """Latent frames [n, dims] in two plots: left, the path of (z0, z1) over the last
+    ``TRAIL`` frames, older points fading, the newest ringed; right, one bar per dimension
+    of the latest frame around a zero line. A one-dimensional stream is drawn with z1 = 0."""
+
+    title = "latent space"
+    TRAIL = 200
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        colour = QColor(KIND_COLOURS["latent"])
+        self.trail = np.full((self.TRAIL, 2), np.nan, np.float32)   # oldest first: (z0, z1)
+        self.latest = np.zeros(0, np.float32)                        # the newest frame [dims]
+        self.path_plot = self.addPlot(row=0, col=0)
+        self.path_plot.setLabel("bottom", "z0")
+        self.path_plot.setLabel("left", "z1")
+        self.path_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.path_plot.setMouseEnabled(False, False)
+        faint = QColor(colour)
+        faint.setAlpha(90)
+        self.path_line = self.path_plot.plot(pen=pg.mkPen(faint, width=1), connect="finite")
+        self.path_points = pg.ScatterPlotItem(pen=None)
+        self.path_plot.addItem(self.path_points)
+        self.head = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#f0f0f0", width=2), brush=pg.mkBrush(colour))
+        self.path_plot.addItem(self.head)
+        # oldest -> newest: alpha and size grow along the trail
+        ramp = np.linspace(0.05, 1.0, self.TRAIL)
+        self._brushes = [pg.mkBrush(colour.red(), colour.green(), colour.blue(), int(255 * a)) for a in ramp]
+        self._sizes = 3.0 + 4.0 * ramp
+        self.bar_plot = self.addPlot(row=0, col=1)
+        self.bar_plot.setLabel("bottom", "dimension")
+        self.bar_plot.setLabel("left", "z")
+        self.bar_plot.setMouseEnabled(False, False)
+        self.bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=0.8, brush=pg.mkBrush(colour), pen=None)
+        self.bar_plot.addItem(self.bars)
+        self.zero_line = pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen("#c8c8c8", width=1))
+        self.bar_plot.addItem(self.zero_line)
+
+    def feed(self, data: np.ndarray) -> None:
+        data = np.asarray(data, np.float32)
+        if data.ndim == 3:              # frames [n, channels, bins]: channel 0
+            data = data[:, 0, :]
+        if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
+            return
+        n = min(data.shape[0], self.TRAIL)
+        self.trail = np.roll(self.trail, -n, axis=0)
+        self.trail[-n:, 0] = data[-n:, 0]
+        self.trail[-n:, 1] = data[-n:, 1] if data.shape[1] > 1 else 0.0
+        self.latest = data[-1].copy()
+        shown = self.trail[~np.isnan(self.trail[:, 0])]
+        k = shown.shape[0]
+        self.path_line.setData(shown[:, 0], shown[:, 1])
+        self.path_points.setData(x=shown[:, 0], y=shown[:, 1], brush=self._brushes[-k:], size=self._sizes[-k:])
+        self.head.setData(x=shown[-1:, 0], y=shown[-1:, 1])
+        self.bars.setOpts(x=np.arange(self.latest.shape[0]), height=self.latest, width=0.8)
+
+    def bar_heights(self) -> np.ndarray:
+        """The heights the bars are drawn with (one per dimension of the latest frame)."""
+        return np.asarray(self.bars.opts["height"], np.float32)
+
+
 VIEWS = {"scope": ScopeView, "levels": LevelMeter, "spectrogram": SpectrogramView,
-         "curve": CurveView, "latent": LatentPlot}
+         "curve": CurveView, "latent": LatentPlot, "latent space": LatentSpaceView}
 
 
 def views_for_kind(kind: str) -> list[str]:
     """Visualizers that make sense for a stream kind, the default first."""
     return {"audio": ["scope", "spectrogram", "levels"], "frames": ["spectrogram", "curve"],
-            "control": ["curve"], "latent": ["latent", "curve"], "events": []}.get(kind, ["scope", "curve"])
+            "control": ["curve"], "latent": ["latent", "latent space", "curve"], "events": []}.get(kind, ["scope", "curve"])
 
 
 class VisualizerDock(QDockWidget):
