@@ -6,9 +6,7 @@ surviving nodes keep their state across live edits.
 """
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from .graph import Edge, Graph, NodeSpec
 from .node import HostIO, Node, PrepareContext, zero_outputs
 from .placeholder import Placeholder
 from .registry import Registry, default_registry
+from .resources import resource_sha256  # noqa: F401  (public here since v1)
 from .subpatch import flatten
 from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
 
@@ -34,7 +33,7 @@ class NodeStep:
     """Runs one node on its bound input/output buffers, timing it."""
 
     __slots__ = ("node_id", "node", "in_bufs", "out_bufs", "_cache", "bypassed", "fb_mode",
-                 "index")
+                 "index", "routes", "lane")
 
     def __init__(self, node_id, node, in_bufs, out_bufs, index):
         self.node_id = node_id
@@ -45,6 +44,8 @@ class NodeStep:
         self.bypassed = node.error is not None
         self.fb_mode = False        # feedback delay: read now, write at the end of the block
         self.index = index
+        self.routes = bypass_pairs(node, in_bufs, out_bufs)
+        self.lane = None            # the node's inference lane (engine/lane.py), if it has one
 
     def views(self, n):
         v = self._cache.get(n)
@@ -54,6 +55,19 @@ class NodeStep:
                 self._cache.clear()
             self._cache[n] = v
         return v
+
+
+def bypass_pairs(node, in_bufs: dict, out_bufs: dict) -> tuple:
+    """(input buffer, output buffer) pairs of the node's declared ``bypass_routes`` whose
+    buffers have the same stream kind (audio arrays, or frame buffers of equal shape)."""
+    pairs = []
+    for src, dst in node.bypass_routes:
+        a, b = in_bufs.get(src), out_bufs.get(dst)
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2:
+            pairs.append((a, b))
+        elif isinstance(a, FrameBuffer) and isinstance(b, FrameBuffer) and a.data.shape[1:] == b.data.shape[1:]:
+            pairs.append((a, b))
+    return tuple(pairs)
 
 
 def _views(bufs: dict, n: int) -> dict:
@@ -173,38 +187,15 @@ class Schedule:
     notes: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)   # id -> message (bypassed nodes)
     node_latency: dict = field(default_factory=dict)  # id -> path latency at its output
+    prepared: set = field(default_factory=set)        # ids prepared by this compile
+    check_only: bool = False                          # a check-only compile: not runnable
+    lane_requests: dict = field(default_factory=dict)  # id -> LaneRequest (engine/lane.py)
 
     def node_ids(self):
         return [s.node_id for s in self.node_steps]
 
 
 # ---- resources --------------------------------------------------------------------------
-
-_hash_cache: dict = {}  # (path, mtime_ns, size) -> sha256 hex; a file that changes gets a new key
-
-
-def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def resource_sha256(path: Path) -> str | None:
-    """sha256 of the file at `path` (cached by path, mtime and size), or None when unreadable."""
-    try:
-        st = os.stat(path)
-        key = (str(path), st.st_mtime_ns, st.st_size)
-        digest = _hash_cache.get(key)
-        if digest is None:
-            digest = _hash_file(path)
-            if len(_hash_cache) > 1024:
-                _hash_cache.clear()
-            _hash_cache[key] = digest
-        return digest
-    except (OSError, ValueError):
-        return None
 
 
 def _check_recorded_hashes(spec: NodeSpec, node: Node, notes: list) -> None:
@@ -225,34 +216,49 @@ def _check_recorded_hashes(spec: NodeSpec, node: Node, notes: list) -> None:
 
 def instantiate(spec: NodeSpec, registry: Registry, graph: Graph, base_dir: Path | None,
                 reuse: dict | None = None) -> Node:
-    """Create (or reuse) the node instance for `spec`; unknown types become placeholders."""
+    """Create the node instance for `spec`; unknown types become placeholders.
+
+    reuse: id -> instance of a previous schedule. An instance is carried over only when it
+    is of the same type and its structural params and resources are unchanged (so it may
+    keep its state without prepare); otherwise a fresh instance is made, and the previous
+    one, which a running engine may still be processing, is not touched.
+    """
     cls = registry.resolve(spec.type) if spec.raw is None else None
     if cls is None:
         ins = sorted({e.dst_port for e in graph.edges if e.dst == spec.id})
         outs = sorted({e.src_port for e in graph.edges if e.src == spec.id})
         return Placeholder(spec.type, "", ins, outs)
-    node = None
-    if reuse and spec.id in reuse and type(reuse[spec.id]) is cls:
-        node = reuse[spec.id]
-    if node is None:
-        node = cls()
+    fresh = cls()
+    _configure(fresh, spec, base_dir)
+    old = (reuse or {}).get(spec.id)
+    if (type(old) is cls and not old.binds_host and old.error is None
+            and old.structure() == fresh.structure() and old.resource_paths == fresh.resource_paths):
+        # params that need no prepare reach the running instance (smoothed where declared)
+        _configure(old, spec, base_dir)
+        return old
+    return fresh
+
+
+def _configure(node: Node, spec: NodeSpec, base_dir: Path | None) -> None:
     try:
         node.set_state({"params": spec.params, "extra": spec.extra}, from_version=spec.version)
     except (ValueError, KeyError) as exc:
         raise CompileError(f"node '{spec.id}' ({spec.type}): bad parameter: {exc}") from None
-    node.resource_paths = {}
+    paths = {}
     for name, res in spec.resources.items():
         path = Path(res.get("path", "")) if isinstance(res, dict) else None
         if path is None or not str(path):
             continue
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
+        paths[name] = path
+    node.resource_paths = {}
+    for name, path in paths.items():
         try:
             node.set_resource(name, path)
         except KeyError as exc:
             raise CompileError(f"node '{spec.id}' ({spec.type}): {exc.args[0]}") from None
     node.id = spec.id
-    return node
 
 
 def _port_map(ports) -> dict:
@@ -343,7 +349,7 @@ def _find_loop(comp: set, succ) -> list:
     return path
 
 
-def order_nodes(graph: Graph, nodes: dict) -> tuple[list, set]:
+def order_nodes(graph: Graph, nodes: dict, registry: Registry | None = None) -> tuple[list, set]:
     """Topological order of node ids and the set of feedback edges (into delay nodes).
 
     Loops are legal only through nodes with ``breaks_feedback``; any other loop raises
@@ -369,7 +375,9 @@ def order_nodes(graph: Graph, nodes: dict) -> tuple[list, set]:
                     feedback.add(e); progress = True
         if not progress:
             comp = set(cyclic[0])
-            raise CycleError(_find_loop(comp, succ))
+            breakers = sorted(cls.type_id for cls in (registry.classes() if registry else [])
+                              if cls.breaks_feedback)
+            raise CycleError(_find_loop(comp, succ), breakers)
     # Kahn's algorithm, stable in node insertion order
     indeg = {i: 0 for i in ids}
     for i in ids:
@@ -401,16 +409,22 @@ def _placeholder_out_spec(graph, node_id, port, nodes) -> StreamSpec:
 def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: int | None = None,
                   block_size: int | None = None, in_channels: int = 1, out_channels: int | None = None,
                   base_dir: str | Path | None = None, reuse: dict | None = None,
-                  strict: bool = False) -> Schedule:
+                  strict: bool = False, check_only: bool = False, fresh=()) -> Schedule:
     """Compile `graph` into a :class:`Schedule`.
 
-    reuse: the previous Schedule (or its ``nodes`` dict). Node instances with the same id
-    and type are carried over; with a previous Schedule, a node whose inputs, rate, block
-    size and resources are unchanged is not prepared again and keeps its state.
+    reuse: the previous Schedule (or its ``nodes`` dict). A node instance is carried over
+    (keeping its state, never prepared again) when its type, structural params and resources
+    are unchanged and, with a previous Schedule, its input shapes, the rate and block size
+    too. Every node that needs prepare gets a fresh instance, so a running engine's nodes are
+    never re-prepared under it. ``Schedule.prepared`` names the nodes prepared here.
 
-    in_channels / out_channels: host audio channels (out_channels None = the widest
-    ``io.audio_out`` input). strict: raise on nodes that fail to prepare instead of
-    bypassing them.
+    in_channels / out_channels: host audio channels (out_channels None = the widest host
+    output). strict: raise on nodes that fail to prepare instead of bypassing them.
+    check_only: validate types, shapes and resources without side effects: nodes that
+    declare ``prepare_does_io`` are checked (:meth:`Node.check`), not prepared, and nodes
+    downstream of a shape only their prepare would know are not checked. The result is for
+    reading errors and notes; it cannot run. fresh: node ids prepared anew even when they
+    could be carried over (restarting a node).
     """
     registry = registry or default_registry()
     sr = int(sample_rate or graph.settings.get("sample_rate", 48000))
@@ -422,12 +436,13 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     base_dir = Path(base_dir) if base_dir else None
     previous = reuse if isinstance(reuse, Schedule) else None
     reuse_nodes = previous.nodes if previous is not None else reuse
-    old_resources = {nid: dict(n.resource_paths) for nid, n in (reuse_nodes or {}).items()}
+    if fresh and reuse_nodes:
+        reuse_nodes = {k: v for k, v in reuse_nodes.items() if k not in fresh}
 
     graph = flatten(graph, registry)  # subpatches become their inner nodes ("sub/inner")
     nodes = {nid: instantiate(spec, registry, graph, base_dir, reuse_nodes) for nid, spec in graph.nodes.items()}
     check_edges(graph, nodes)
-    order, feedback = order_nodes(graph, nodes)
+    order, feedback = order_nodes(graph, nodes, registry)
 
     hash_notes: list = []
     for nid, spec in graph.nodes.items():
@@ -438,6 +453,8 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     out_specs: dict = {}
     notes: list = []
     errors: dict = {}
+    prepared: set = set()
+    lanes: dict = {}
     into: dict = {}
     for e in graph.edges:
         into.setdefault((e.dst, e.dst_port), []).append(e)
@@ -446,64 +463,34 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     # assumes mono audio there; when a source turns out wider (a stereo loop) or of another
     # shape, prepare again with the shapes the previous pass found
     for _ in range(4):
-        notes, errors = [], {}
+        notes, errors, lanes = [], {}, {}
         in_specs, out_specs = {}, dict(out_specs)
         for nid in order:
             node = nodes[nid]
-            specs = {}
-            for port in node.input_ports():
-                edges = into.get((nid, port.name), [])
-                srcs = [out_specs.get(e.src, {}).get(e.src_port) for e in edges]
-                srcs = [s for s in srcs if s is not None]
-                if not edges:
-                    specs[port.name] = None
-                elif not srcs:  # only feedback edges so far: assume mono/declared audio
-                    specs[port.name] = StreamSpec(port.kind if port.kind != "any" else "audio",
-                                                  channels=port.channels or 1)
-                elif port.kind == "audio" or (port.kind == "any" and srcs[0].kind == "audio"):
-                    specs[port.name] = StreamSpec("audio", channels=max(s.channels for s in srcs))
-                else:
-                    specs[port.name] = srcs[0]
+            specs = _input_specs(node, nid, into, out_specs)
             in_specs[nid] = specs
             ctx = PrepareContext(nid, sr, bs, specs, {}, host, base_dir, notes)
+            unknown = any(s is not None and not s.known for s in specs.values())
             if isinstance(node, Placeholder):
                 errors[nid] = node.reason
-            elif _can_keep_state(previous, nid, node, sr, bs, specs, old_resources):
+            elif previous is not None and previous.nodes.get(nid) is node and _can_keep_state(previous, nid, sr, bs, specs):
                 # a surviving node keeps its state: no prepare, same output shapes
                 ctx.out_specs.update(previous.out_specs[nid])
-                node.rebind(ctx)
+                ctx.lane = previous.lane_requests.get(nid)
+            elif check_only and (unknown or node.prepare_does_io):
+                if not unknown:
+                    _run_hook(node, node.check, ctx, strict, errors, "failed its check")
             else:
-                try:
-                    node._prepare(ctx)
-                    node.error = None
-                except NeuropatchError as exc:
-                    if strict:
-                        raise
-                    node.error = str(exc)
-                    errors[nid] = node.error
-                except Exception as exc:  # a node bug must not take the whole patch down
-                    if strict:
-                        raise CompileError(f"node '{nid}' ({node.type_id}) failed to prepare: {exc!r}") from exc
-                    node.error = f"failed to prepare: {exc!r}"
-                    errors[nid] = node.error
-            outs = {}
-            audio_in_ch = max([s.channels for s in specs.values() if s is not None and s.kind == "audio"] or [1])
-            for port in node.output_ports():
-                spec = ctx.out_specs.get(port.name)
-                if spec is None:
-                    if port.kind == "audio":
-                        spec = StreamSpec("audio", channels=port.channels or audio_in_ch)
-                    elif port.kind == "any":
-                        spec = _placeholder_out_spec(graph, nid, port.name, nodes)
-                    elif port.kind in ("control", "events"):
-                        spec = StreamSpec(port.kind)
-                    elif node.error is not None:
-                        spec = StreamSpec(port.kind, channels=1, bins=1, hop=bs)
-                    else:
-                        raise CompileError(f"node '{nid}' ({node.type_id}) did not declare the shape of "
-                                           f"its {port.kind} output {port.name!r} in prepare()")
-                outs[port.name] = spec
-            out_specs[nid] = outs
+                if node is (reuse_nodes or {}).get(nid):
+                    # would need prepare: a fresh instance, the running one stays untouched
+                    node = nodes[nid] = instantiate(graph.nodes[nid], registry, graph, base_dir, None)
+                _run_hook(node, lambda c, _n=node: _n._prepare(c), ctx, strict, errors, "failed to prepare")
+                prepared.add(nid)
+            if ctx.lane is not None and node.error is None:
+                lanes[nid] = ctx.lane
+            out_specs[nid] = _output_specs(node, nid, ctx, specs, graph, nodes, bs,
+                                           unknown=check_only and nid not in prepared and node.error is None
+                                           and not isinstance(node, Placeholder))
             if node.error is not None:
                 node.latency_samples = 0
         if _feedback_specs_hold(feedback, in_specs, out_specs):
@@ -551,30 +538,101 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
         if nid in fb_nodes:
             step.fb_mode = True
             feedback_steps.append(step)
-            if hasattr(node, "set_feedback_mode"):
-                msg = node.set_feedback_mode(True)
-                if msg:
-                    notes.append(f"node '{nid}': {msg}")
-        elif hasattr(node, "set_feedback_mode"):
-            node.set_feedback_mode(False)
+        if node.breaks_feedback and node.error is None:
+            msg = node.set_feedback_mode(nid in fb_nodes)
+            if msg:
+                notes.append(f"node '{nid}': {msg}")
+        if nid in lanes:
+            step.lane = lanes[nid]
         steps.append(step)
         node_steps.append(step)
     steps.extend(late_steps)
 
     notes[:0] = hash_notes
-    outs_lat = [path_latency[n] for n in order if nodes[n].type_id == "io.audio_out"]
-    latency = max(outs_lat) if outs_lat else 0
-    # align several audio outputs: each io.audio_out learns how much to delay itself
-    for nid in order:
-        node = nodes[nid]
-        if node.type_id == "io.audio_out" and hasattr(node, "set_alignment_delay"):
-            node.set_alignment_delay(latency - path_latency[nid])
+    host_outs = [n for n in order if nodes[n].host_output and nodes[n].error is None
+                 and (n in prepared or not check_only)]
+    latency = max([path_latency[n] for n in host_outs] or [0])
+    # align several host outputs: each learns how much to delay itself
+    for nid in host_outs:
+        nodes[nid].set_alignment_delay(latency - path_latency[nid])
     if out_channels is None:
-        widest = max([getattr(nodes[n], "host_out_channels", 1) for n in order
-                      if nodes[n].type_id == "io.audio_out" and nodes[n].error is None] or [1])
-        host.set_out_channels(widest)
-    return Schedule(sr, bs, nodes, steps, node_steps, feedback_steps, host, latency, in_specs,
-                    out_specs, out_buffers, notes, errors, path_latency)
+        host.set_out_channels(max([nodes[n].host_out_channels for n in host_outs] or [1]))
+    sched = Schedule(sr, bs, nodes, steps, node_steps, feedback_steps, host, latency, in_specs,
+                     out_specs, out_buffers, notes, errors, path_latency, prepared=prepared,
+                     check_only=check_only, lane_requests=lanes)
+    if not check_only:
+        from .lane import attach_lanes
+        attach_lanes(sched, previous)
+    return sched
+
+
+def _input_specs(node: Node, nid: str, into: dict, out_specs: dict) -> dict:
+    """Port -> StreamSpec of what is connected (None when unconnected); several audio
+    cables into one port sum to the widest."""
+    specs = {}
+    for port in node.input_ports():
+        edges = into.get((nid, port.name), [])
+        srcs = [out_specs.get(e.src, {}).get(e.src_port) for e in edges]
+        srcs = [s for s in srcs if s is not None]
+        if not edges:
+            specs[port.name] = None
+        elif not srcs:  # only feedback edges so far: assume mono/declared audio
+            specs[port.name] = StreamSpec(port.kind if port.kind != "any" else "audio",
+                                          channels=port.channels or 1)
+        elif port.kind == "audio" or (port.kind == "any" and srcs[0].kind == "audio"):
+            specs[port.name] = StreamSpec("audio", channels=max(s.channels for s in srcs),
+                                          known=all(s.known for s in srcs))
+        else:
+            specs[port.name] = srcs[0]
+    return specs
+
+
+def _run_hook(node: Node, hook, ctx: PrepareContext, strict: bool, errors: dict, what: str) -> None:
+    """Run prepare or check; a failure marks the node bypassed (or raises when strict)."""
+    try:
+        hook(ctx)
+        node.error = None
+    except NeuropatchError as exc:
+        if strict:
+            raise
+        node.error = str(exc)
+        errors[ctx.node_id] = node.error
+    except Exception as exc:  # a node bug must not take the whole patch down
+        if strict:
+            raise CompileError(f"node '{ctx.node_id}' ({node.type_id}) {what}: {exc!r}") from exc
+        node.error = f"{what}: {exc!r}"
+        errors[ctx.node_id] = node.error
+    if node.error is not None:
+        ctx.lane = None
+
+
+def _output_specs(node: Node, nid: str, ctx: PrepareContext, specs: dict, graph, nodes, bs: int,
+                  unknown: bool = False) -> dict:
+    """Output port -> StreamSpec after prepare: what the node set, else audio as wide as the
+    audio inputs, control/events as declared; a shape only prepare knows is "unknown" in a
+    check-only compile and a placeholder shape for a bypassed node."""
+    outs = {}
+    audio_in = [s for s in specs.values() if s is not None and s.kind == "audio"]
+    audio_in_ch = max([s.channels for s in audio_in] or [1])
+    for port in node.output_ports():
+        spec = ctx.out_specs.get(port.name)
+        if spec is None:
+            if port.kind == "audio" and not unknown:
+                spec = StreamSpec("audio", channels=port.channels or audio_in_ch,
+                                  known=all(s.known for s in audio_in))
+            elif port.kind == "any":
+                spec = _placeholder_out_spec(graph, nid, port.name, nodes)
+            elif port.kind in ("control", "events"):
+                spec = StreamSpec(port.kind)
+            elif unknown:
+                spec = StreamSpec(port.kind, channels=port.channels or 1, bins=1, hop=bs, known=False)
+            elif node.error is not None:
+                spec = StreamSpec(port.kind, channels=1, bins=1, hop=bs)
+            else:
+                raise CompileError(f"node '{nid}' ({node.type_id}) did not declare the shape of "
+                                   f"its {port.kind} output {port.name!r} in prepare()")
+        outs[port.name] = spec
+    return outs
 
 
 def _feedback_specs_hold(feedback, in_specs: dict, out_specs: dict) -> bool:
@@ -591,11 +649,9 @@ def _feedback_specs_hold(feedback, in_specs: dict, out_specs: dict) -> bool:
     return True
 
 
-def _can_keep_state(previous, nid, node, sr, bs, specs, old_resources) -> bool:
-    return (previous is not None and previous.nodes.get(nid) is node and node.error is None
-            and previous.sample_rate == sr and previous.block_size == bs
-            and previous.in_specs.get(nid) == specs
-            and old_resources.get(nid) == node.resource_paths)
+def _can_keep_state(previous: Schedule, nid: str, sr: int, bs: int, specs: dict) -> bool:
+    return (previous.sample_rate == sr and previous.block_size == bs and not previous.check_only
+            and nid in previous.out_specs and previous.in_specs.get(nid) == specs)
 
 
 def _unconnected(port, bs):

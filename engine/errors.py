@@ -31,13 +31,15 @@ class StreamTypeError(CompileError):
 
 
 class CycleError(CompileError):
-    """The graph has a loop that does not pass through a `util.delay` node."""
+    """The graph has a loop that does not pass through a node that breaks feedback (a delay).
+    ``breakers``: the type ids that may close a loop, named in the message."""
 
-    def __init__(self, loop: list[str]):
+    def __init__(self, loop: list[str], breakers=()):
         self.loop = loop
+        through = f" ({', '.join(breakers)})" if breakers else ""
         super().__init__(
             "feedback loop without a delay: " + " -> ".join(loop + loop[:1])
-            + " (close feedback loops through a util.delay node)")
+            + f" (close feedback loops through a delay node{through})")
 
 
 class NodeConfigError(CompileError):

@@ -3,7 +3,7 @@
 A node is a plain Python class; it works without any editor widget::
 
     class Gain(Node):
-        type_id = "util.gain"; version = 1
+        type_id = "example.gain"; version = 1
         inputs = [Port("in", "audio")]; outputs = [Port("out", "audio")]
         params = [Param("gain_db", -96, 24, 0.0, unit="dB", smooth_ms=20)]
 
@@ -13,7 +13,13 @@ A node is a plain Python class; it works without any editor widget::
 
 Lifecycle: ``__init__`` (defaults) -> ``set_state`` / ``set_param`` / ``set_resource``
 -> ``prepare(ctx)`` (on a non-audio thread; may do I/O) -> ``process`` per block
--> ``finish()`` at the end of an offline render (may do I/O).
+-> ``finish()`` when a render or a live session stops (may do I/O). A node whose prepare
+failed is bypassed and never called again (no ``reset``, ``process`` or ``finish``).
+
+What the engine needs to know about a node it learns from declarations on the class
+(capabilities), never from the type id: ``structural`` params, ``host_input`` /
+``host_output``, ``breaks_feedback``, ``bypass_routes``, ``prepare_does_io`` and, set in
+prepare, ``ctx.lane`` (the inference lane, :mod:`neuropatch.engine.lane`).
 """
 from __future__ import annotations
 
@@ -76,6 +82,8 @@ class PrepareContext:
     host: HostIO | None = None
     base_dir: Path | None = None
     notes: list = field(default_factory=list)
+    #: set by a node whose model runs in the inference lane (:class:`~.lane.LaneRequest`)
+    lane: object = None
 
     def note(self, message: str) -> None:
         """Tell the user something (e.g. 'model runs at 44100 Hz, resampled')."""
@@ -95,12 +103,24 @@ class Node:
     outputs: list = []
     params: list = []
     resources: list = []
-    #: True for nodes whose output depends only on earlier blocks' input (util.delay);
-    #: the compiler may close feedback loops through them.
+    # ---- capabilities (the engine reads these; it never checks type ids) -------------------
+    #: The node's output depends only on earlier blocks' input (a delay): the compiler may
+    #: close feedback loops through it, calling ``set_feedback_mode`` and then
+    #: ``process_feedback_read`` / ``process_feedback_write`` instead of ``process``.
     breaks_feedback: bool = False
-    #: When the node fails to load (missing model...), pass audio through (True) or
-    #: output silence (False).
-    passthrough_on_error: bool = True
+    #: The node reads the host input (``ctx.host.input``): it binds per-schedule host buffers,
+    #: so a running engine gives it a fresh instance in every new schedule.
+    host_input: bool = False
+    #: The node adds into the host output (``ctx.host.output``). The compiler aligns all host
+    #: outputs to the slowest path (``set_alignment_delay``) and sizes the host output from
+    #: ``host_out_channels``. Implies binding host buffers, like ``host_input``.
+    host_output: bool = False
+    #: What a bypassed node passes on (VCV Rack's configBypass): (input, output) port pairs
+    #: of the same stream kind, copied when the node is bypassed; other outputs are silent.
+    bypass_routes: tuple = ()
+    #: prepare() reads files or loads models (or has other side effects): a check-only compile
+    #: (the editor's background check) calls :meth:`check` instead.
+    prepare_does_io: bool = False
     #: Samples the registry-wide contract tests feed (lower it for slow models).
     contract_samples: int = 4096
 
@@ -241,9 +261,38 @@ class Node:
         """Allocate buffers and state for ``ctx.sample_rate`` / ``ctx.block_size``; set
         ``self.latency_samples``; set ``ctx.out_specs`` for outputs whose shape you decide."""
 
-    def rebind(self, ctx: PrepareContext) -> None:
-        """A surviving node moves to a new schedule without prepare(): pick up ``ctx.host``
-        or other per-schedule objects here. State must be kept."""
+    def check(self, ctx: PrepareContext) -> None:
+        """Check-only compile of a node with ``prepare_does_io``: validate the configuration
+        without side effects (no model loads, no files opened for writing) and raise a
+        :class:`~.errors.NeuropatchError` naming the fault. Set ``ctx.out_specs`` where the
+        shape is known cheaply; outputs left unset are "unknown" and the nodes downstream
+        are not checked. The default checks that required resources are set and readable."""
+        from .resources import check_resource_files
+        check_resource_files(self, ctx.node_id)
+
+    def structure(self) -> dict:
+        """The values of the structural params (what prepare() depended on)."""
+        return {p.name: self.param_values[p.name] for p in self.params if p.structural}
+
+    @property
+    def binds_host(self) -> bool:
+        return self.host_input or self.host_output
+
+    # ---- host output (``host_output`` nodes) -----------------------------------------------
+
+    @property
+    def host_out_channels(self) -> int:
+        """Host output channels this node writes up to (``host_output`` nodes)."""
+        return 0
+
+    def set_alignment_delay(self, samples: int) -> None:
+        """Delay (samples) that aligns this host output with the slowest one (compile time)."""
+
+    # ---- feedback (``breaks_feedback`` nodes) ----------------------------------------------
+
+    def set_feedback_mode(self, on: bool) -> str | None:
+        """Compile time: whether the node closes a loop; returns a note for the user or None."""
+        return None
 
     def process(self, ins: dict, outs: dict, n: int) -> None:
         """Process one block of ``n`` samples (n <= block_size). Fill every output."""

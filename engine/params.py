@@ -14,7 +14,10 @@ class Param:
 
     ``type`` is one of float, int, bool, str. ``choices`` turns a str param into an enum.
     ``log`` asks editors for a logarithmic knob. ``smooth_ms`` > 0 means changes glide
-    (the node reads the glide through :class:`Smoother`).
+    (the node reads the glide through :class:`Smoother`). ``structural`` declares that the
+    node uses the value in ``prepare`` (buffer sizes, filterbanks, a seed): a change needs
+    prepare again, which the engine does (a running engine re-prepares exactly the nodes
+    whose structural params changed, crossfaded like any swap).
     """
 
     name: str
@@ -28,15 +31,17 @@ class Param:
     smooth_ms: float = 0.0
     doc: str = ""
     legacy_names: tuple = ()
+    structural: bool = False
 
     @staticmethod
-    def choice(name: str, choices, default: str, doc: str = "", legacy_names=()) -> "Param":
+    def choice(name: str, choices, default: str, doc: str = "", legacy_names=(),
+               structural: bool = False) -> "Param":
         return Param(name, 0, len(choices) - 1, default, str, choices=tuple(choices), doc=doc,
-                     legacy_names=tuple(legacy_names))
+                     legacy_names=tuple(legacy_names), structural=structural)
 
     @staticmethod
-    def flag(name: str, default: bool, doc: str = "") -> "Param":
-        return Param(name, 0, 1, bool(default), bool, doc=doc)
+    def flag(name: str, default: bool, doc: str = "", structural: bool = False) -> "Param":
+        return Param(name, 0, 1, bool(default), bool, doc=doc, structural=structural)
 
     @staticmethod
     def text(name: str, default: str = "", doc: str = "") -> "Param":
@@ -95,6 +100,8 @@ class Param:
             d["choices"] = list(self.choices)
         if self.log:
             d["log"] = True
+        if self.structural:
+            d["structural"] = True
         if self.doc:
             d["doc"] = self.doc
         return d

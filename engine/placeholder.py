@@ -11,7 +11,6 @@ class Placeholder(Node):
     title = "Missing node"
     category = "system"
     doc = "A node this installation cannot run. It keeps its settings and passes silence."
-    passthrough_on_error = False
 
     def __init__(self, original_type: str = "", reason: str = "", in_ports=(), out_ports=()):
         super().__init__()

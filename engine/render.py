@@ -7,6 +7,7 @@ import numpy as np
 
 from .compiler import Schedule, compile_graph
 from .graph import Graph
+from .lane import close_lanes
 from .runtime import Runtime
 
 
@@ -60,6 +61,15 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
         pos += n
         if progress is not None:
             progress(pos, total)
-    for node in schedule.nodes.values():
-        node.finish()
+    finish_nodes(schedule)
     return out[:, lat:], schedule
+
+
+def finish_nodes(schedule: Schedule, keep_lanes: bool = False) -> None:
+    """End of a render or live session: ``finish()`` every node that prepared and was not
+    bypassed (recorders write their files); stop the lanes' workers unless `keep_lanes`."""
+    for step in schedule.node_steps:
+        if not step.bypassed and step.node.error is None:
+            step.node.finish()
+    if not keep_lanes:
+        close_lanes(schedule)

@@ -21,6 +21,7 @@ import numpy as np
 
 from .compiler import NodeStep, Schedule
 from .node import zero_outputs
+from .streams import FrameBuffer
 
 _perf_ns = time.perf_counter_ns
 
@@ -79,7 +80,7 @@ class Runtime:
             kind = msg[0]
             if kind == "param":
                 node = self.schedule.nodes.get(msg[1])
-                if node is not None:
+                if node is not None and node.error is None:
                     try:
                         node.set_param(msg[2], msg[3])
                     except (KeyError, ValueError) as exc:
@@ -119,7 +120,11 @@ class Runtime:
     def _reset_now(self) -> None:
         for step in self.schedule.steps:
             if isinstance(step, NodeStep):
+                if step.bypassed:      # failed prepare or raised: never called again
+                    continue
                 step.node.reset()
+                if step.lane is not None:
+                    step.lane.reset()
             elif hasattr(step, "reset"):
                 step.reset()
 
@@ -168,7 +173,9 @@ class Runtime:
                 if times is not None:
                     t0 = _perf_ns()
                 try:
-                    if step.fb_mode:
+                    if step.lane is not None:
+                        step.lane.process(ins, outs, n)
+                    elif step.fb_mode:
                         step.node.process_feedback_read(outs, n)
                     else:
                         step.node.process(ins, outs, n)
@@ -182,8 +189,9 @@ class Runtime:
             else:
                 step.run(n)
         for step in feedback_steps:
-            ins, _ = step.views(n)
-            step.node.process_feedback_write(ins, n)
+            if not step.bypassed:
+                ins, _ = step.views(n)
+                step.node.process_feedback_write(ins, n)
         return host.output
 
 
@@ -261,12 +269,13 @@ class Transition:
 
 
 def _bypass(step: NodeStep, ins: dict, outs: dict, n: int) -> None:
-    """A bypassed node passes its first audio input to its first audio output, else silence."""
+    """A bypassed node passes its declared ``bypass_routes`` on; other outputs are silent."""
     zero_outputs(outs, n)
-    if not step.node.passthrough_on_error:
-        return
-    src = next((b for b in ins.values() if isinstance(b, np.ndarray) and b.ndim == 2), None)
-    dst = next((b for b in outs.values() if isinstance(b, np.ndarray) and b.ndim == 2), None)
-    if src is not None and dst is not None:
-        c = min(src.shape[0], dst.shape[0])
-        dst[:c] = src[:c]
+    for src, dst in step.routes:
+        if isinstance(src, FrameBuffer):
+            k = min(src.count, dst.data.shape[0])
+            dst.data[:k] = src.data[:k]
+            dst.count = k
+        else:
+            c = min(src.shape[0], dst.shape[0])
+            dst[:c, :n] = src[:c, :n]

@@ -56,12 +56,15 @@ class StreamSpec:
 
     audio: channels. frames: channels, bins, hop (samples per frame).
     latent: dims (as ``bins``), hop. control/events: nothing else.
+    ``known`` False: a check-only compile could not learn the shape without a prepare that
+    does I/O (the nodes downstream are not checked).
     """
 
     kind: str
     channels: int = 1
     bins: int = 0
     hop: int = 0
+    known: bool = True
 
     def max_frames(self, block_size: int) -> int:
         """Upper bound of frames per block for frames/latent streams."""

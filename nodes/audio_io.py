@@ -16,14 +16,15 @@ from .utility import db_to_gain
 
 class AudioIn(Node):
     type_id = "io.audio_in"
+    host_input = True
     title = "Audio In"
     category = "io"
     doc = ("Audio from the host: the sound card live, the --in file offline. "
            "channels = 0 takes every host input channel from first_channel on.")
     outputs = [Port("out", "audio")]
     params = [
-        Param("first_channel", 0, 63, 0, int),
-        Param("channels", 0, 64, 0, int, doc="0 = all host inputs"),
+        Param("first_channel", 0, 63, 0, int, structural=True),
+        Param("channels", 0, 64, 0, int, doc="0 = all host inputs", structural=True),
     ]
 
     def prepare(self, ctx):
@@ -32,9 +33,6 @@ class AudioIn(Node):
         count = self.param_values["channels"] or max(1, ctx.host.in_channels - first)
         self._first, self._count = first, count
         ctx.out_specs["out"] = StreamSpec("audio", channels=count)
-
-    def rebind(self, ctx):
-        self.host = ctx.host
 
     def process(self, ins, outs, n):
         y = outs["out"]
@@ -48,6 +46,7 @@ class AudioIn(Node):
 
 class AudioOut(Node):
     type_id = "io.audio_out"
+    host_output = True
     title = "Audio Out"
     category = "io"
     doc = ("Audio to the host: the sound card live, the --out file offline. Several outputs are "
@@ -82,9 +81,6 @@ class AudioOut(Node):
         self._ring = None
         self._pos = 0
 
-    def rebind(self, ctx):
-        self.host = ctx.host
-
     def reset(self):
         super().reset()
         if self._ring is not None:
@@ -118,6 +114,7 @@ class AudioOut(Node):
 
 class FilePlayer(Node):
     type_id = "io.file_player"
+    prepare_does_io = True
     title = "File Player"
     category = "io"
     doc = ("Plays an audio file (wav, flac, ogg) resampled to the graph rate with a polyphase "

@@ -139,6 +139,8 @@ def partition_size(taps: int, block_size: int) -> int:
 
 class ImpulseResponse(Node):
     type_id = "fx.ir"
+    bypass_routes = (("in", "out"),)
+    prepare_does_io = True
     title = "Cabinet IR"
     category = "effects"
     doc = ("Convolves audio with an impulse response (a cabinet or room .wav of any rate, "
@@ -152,7 +154,7 @@ class ImpulseResponse(Node):
     outputs = [Port("out", "audio")]
     params = [
         Param("mix", 0.0, 1.0, 1.0, smooth_ms=20.0, doc="dry/wet: 0 dry, 1 wet"),
-        Param.choice("normalize", ("energy", "peak", "off"), "energy"),
+        Param.choice("normalize", ("energy", "peak", "off"), "energy", structural=True),
         Param("gain_db", -40.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, doc="gain of the wet signal"),
     ]
     resources = [Resource("ir", (".wav", ".flac", ".aiff", ".ogg"), "impulse response", required=True)]
@@ -287,6 +289,7 @@ def biquad_cascade(x, y, n, coefs, state):
 
 class ToneStack(Node):
     type_id = "fx.eq3"
+    bypass_routes = (("in", "out"),)
     title = "Tone Stack"
     category = "effects"
     doc = ("Three-band tone stack: bass low shelf, mid peak and treble high shelf (RBJ biquads, "
@@ -367,6 +370,7 @@ def gate_block(x, y, n, channels, env, gain, hold_left, thr_open, thr_close, att
 
 class NoiseGate(Node):
     type_id = "fx.noise_gate"
+    bypass_routes = (("in", "out"),)
     title = "Noise Gate"
     category = "effects"
     doc = ("Noise gate: opens when the peak envelope (all channels) rises above threshold_db, "

@@ -127,7 +127,7 @@ class Noise(Node):
     params = [
         Param.choice("color", ("white", "pink"), "white"),
         Param("level_db", -96.0, 0.0, -12.0, unit="dB", smooth_ms=10.0),
-        Param("seed", 0, 2**31 - 1, 0, int),
+        Param("seed", 0, 2**31 - 1, 0, int, structural=True),
     ]
 
     def param_to_internal(self, name, value):

@@ -106,6 +106,7 @@ class Follower(Node):
 
 class Vca(Node):
     type_id = "util.vca"
+    bypass_routes = (("in", "out"),)
     title = "VCA"
     category = "modulation"
     doc = ("Control -> audio gain: multiplies audio by the 'gain' control (linear), ramping "

@@ -14,6 +14,7 @@ def db_to_gain(db: float) -> float:
 
 class Gain(Node):
     type_id = "util.gain"
+    bypass_routes = (("in", "out"),)
     title = "Gain"
     category = "utility"
     doc = "Multiplies audio by a gain in dB (glides over 20 ms when changed; -96 dB is silence)."
@@ -40,6 +41,7 @@ class Gain(Node):
 
 class Mix(Node):
     type_id = "util.mix"
+    bypass_routes = (("in1", "out"),)
     title = "Mix"
     category = "utility"
     doc = ("Sums up to four audio inputs, each with its own gain in dB. Mono inputs are spread to "
@@ -77,6 +79,7 @@ class Delay(Node):
     """
 
     type_id = "util.delay"
+    bypass_routes = (("in", "out"),)
     title = "Delay"
     category = "utility"
     doc = ("Delays audio by delay_ms (up to 10 s). The only node that may close a feedback loop; "

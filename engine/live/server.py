@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler import Schedule, compile_graph
+from ..lane import check_lanes, close_lanes, set_realtime
+from ..render import finish_nodes
 from ..errors import NeuropatchError
 from ..graph import Batch, ClearParam, Graph, MoveNode, SetParam
-from ..node import Node
 from ..patch import graph_from_dict
 from ..runtime import Runtime, Transition
 from ..registry import default_registry
@@ -151,53 +152,34 @@ class TapWriter:
             self.ring.write_value(self._buf[0])
 
 
-class _Reprepare(BaseException):
-    """A surviving node would be prepared again while the audio side still runs it."""
-
-    def __init__(self, node_id):
-        super().__init__(node_id)
-        self.node_id = node_id
-
-
-def _binds_host(node: Node) -> bool:
-    return type(node).rebind is not Node.rebind
-
-
 def compile_live(graph: Graph, previous: Schedule | None, sample_rate: int, block_size: int,
-                 in_channels: int, base_dir, registry=None) -> Schedule:
-    """Compile for a running engine: surviving nodes keep their instances (and state) only
-    when the compiler would not prepare them again; nodes that bind per-schedule host
-    buffers (``rebind``) get fresh instances. So nothing the audio side is running is
-    mutated by the compile, except params set to the values they already have."""
-    if previous is None:
-        return compile_graph(graph, registry, sample_rate=sample_rate, block_size=block_size,
-                             in_channels=in_channels, base_dir=base_dir)
-    keep = {k: v for k, v in previous.nodes.items() if not _binds_host(v)}
-    for _ in range(len(keep) + 1):
-        reuse = dataclasses.replace(previous, nodes=keep)
-        guarded = []
-        for nid, node in keep.items():
-            def refuse(ctx, _nid=nid):
-                raise _Reprepare(_nid)
-            node._prepare = refuse
-            guarded.append(node)
+                 in_channels: int, base_dir, registry=None, fresh=()) -> Schedule:
+    """Compile for a running engine. The compiler carries over the nodes that need no
+    prepare (they keep their state) and gives every node that does a fresh instance, so
+    nothing the audio side is running is re-prepared under it (``Schedule.prepared`` names
+    them). Lanes run live: a late chunk never blocks the callback."""
+    schedule = compile_graph(graph, registry, sample_rate=sample_rate, block_size=block_size,
+                             in_channels=in_channels, base_dir=base_dir, reuse=previous, fresh=fresh)
+    set_realtime(schedule, True)
+    return schedule
+
+
+def _fast_command(command, graph: Graph, registry) -> bool:
+    """Edits that need no recompile: params that are not structural (sent to the node,
+    smoothed) and positions. A structural param (``Param.structural``) needs prepare."""
+    if isinstance(command, (SetParam, ClearParam)):
+        spec = graph.nodes.get(command.node_id)
+        cls = registry.resolve(spec.type) if spec is not None else None
+        if cls is None:
+            return True
         try:
-            return compile_graph(graph, registry, sample_rate=sample_rate, block_size=block_size,
-                                 in_channels=in_channels, base_dir=base_dir, reuse=reuse)
-        except _Reprepare as exc:
-            keep = {k: v for k, v in keep.items() if k != exc.node_id}
-        finally:
-            for node in guarded:
-                node.__dict__.pop("_prepare", None)
-    raise RuntimeError("compile_live did not converge")  # unreachable: keep shrinks each round
-
-
-def _fast_command(command) -> bool:
-    """Edits that need no recompile: params (sent to the node, smoothed) and positions."""
-    if isinstance(command, (SetParam, ClearParam, MoveNode)):
+            return not cls.param_spec(command.name).structural
+        except KeyError:
+            return True
+    if isinstance(command, MoveNode):
         return True
     if isinstance(command, Batch):
-        return all(_fast_command(c) for c in command.commands)
+        return all(_fast_command(c, graph, registry) for c in command.commands)
     return False
 
 
@@ -390,8 +372,8 @@ class EngineServer:
     def _cmd_load(self, graph_doc, base_dir=None):
         graph = graph_from_dict(graph_doc, self.registry)
         self.base_dir = Path(base_dir) if base_dir else None
-        schedule = compile_graph(graph, self.registry, sample_rate=self.sr, block_size=self.bs,
-                                 in_channels=self.in_channels, base_dir=self.base_dir)
+        schedule = compile_live(graph, None, self.sr, self.bs, self.in_channels, self.base_dir,
+                                self.registry)
         self.graph = graph
         self.warnings = []
         patch_sr = graph.settings.get("sample_rate")
@@ -404,7 +386,7 @@ class EngineServer:
     def _cmd_apply(self, command):
         graph = self.graph.copy()
         graph.apply(command)            # GraphError leaves the engine's graph unchanged
-        if _fast_command(command):
+        if _fast_command(command, graph, self.registry):
             self.graph = graph
             self._post_params(command)
             self.generation += 1
@@ -428,6 +410,8 @@ class EngineServer:
 
     def _cmd_param(self, node_id, name, value):
         spec = self.graph.nodes.get(node_id)
+        if spec is not None and not _fast_command(SetParam(node_id, name, value), self.graph, self.registry):
+            return self._cmd_apply(SetParam(node_id, name, value))
         if spec is not None:
             spec.params[name] = value
         self.runtime.set_param(node_id, name, value)
@@ -461,6 +445,18 @@ class EngineServer:
         if self.stream is not None:
             self.stream.stop()
         self.running = False
+        # the session stopped: recorders write their files (the audio side is idle now)
+        self.runtime._drain()
+        finish_nodes(self.runtime.schedule, keep_lanes=True)
+
+    def _cmd_restart(self, node_id):
+        """Prepare `node_id` again (after its worker failed, or to reload its files)."""
+        if node_id not in self.graph.nodes:
+            raise KeyError(f"no node {node_id!r}")
+        schedule = compile_live(self.graph, self.schedule, self.sr, self.bs, self.in_channels,
+                                self.base_dir, self.registry, fresh={node_id})
+        self._install(schedule, fade=True)
+        return {"latency_samples": schedule.latency_samples, "errors": dict(schedule.errors)}
 
     def _cmd_limiter(self, enabled):
         self.limiter.set_enabled(bool(enabled))
@@ -492,12 +488,16 @@ class EngineServer:
     def _housekeeping(self) -> None:
         retired = self.runtime.retired
         while retired:
-            retired.popleft()           # released here, not in the audio callback
+            old = retired.popleft()     # released here, not in the audio callback
+            old = old if isinstance(old, Schedule) else old.old   # a finished Transition
+            close_lanes(old, keep=self.runtime.schedule)
+        check_lanes(self.runtime.schedule, self.runtime.reports)
         now = time.perf_counter()
         if self._closing_taps and self._closing_taps[0][0] < now:
             self._closing_taps.pop(0)[1].ring.close()
-        for node in self.runtime.schedule.nodes.values():
-            node.housekeeping()
+        for step in self.runtime.schedule.node_steps:
+            if not step.bypassed:
+                step.node.housekeeping()
         if self.config.own_process and gc.get_count()[0] > self.GC_YOUNG:
             self._collect()
         if self.window.due():
@@ -549,6 +549,7 @@ class EngineServer:
             self._last_publish = now
 
     def _shutdown(self) -> None:
+        close_lanes(self.runtime.schedule)
         if self.stream is not None:
             try:
                 self.stream.stop()

@@ -40,6 +40,8 @@ class NamAmp(Node):
     """
 
     type_id = "amp.nam"
+    bypass_routes = (("in", "out"),)
+    prepare_does_io = True
     title = "Neural Amp"
     category = "amp"
     doc = ("Neural amp model: loads a Neural Amp Modeler .nam (WaveNet, LSTM, Linear, "

@@ -47,7 +47,7 @@ class DDSPSynth(Node):
         Param("gain_db", -60.0, 24.0, 0.0, unit="dB"),
     ]
     resources = [Resource("model", (".safetensors",), "DDSP decoder weights (train-ddsp)", required=True)]
-    passthrough_on_error = False
+    prepare_does_io = True
 
     @classmethod
     def contract_setup(cls, tmp_dir):

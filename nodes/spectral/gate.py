@@ -45,6 +45,7 @@ class SpectralGate(_PerBinNode):
     """
 
     type_id = "spectral.gate"
+    bypass_routes = (("in", "out"),)
     title = "Spectral gate"
     category = "spectral"
     doc = ("Per-bin gate: bins quieter than threshold_db (magnitude in dB) are attenuated by "
@@ -81,6 +82,7 @@ class SpectralGain(_PerBinNode):
     """
 
     type_id = "spectral.gain"
+    bypass_routes = (("in", "out"),)
     title = "Spectral gain"
     category = "spectral"
     doc = ("Multiplies frames by gain_db and, when connected, by a per-bin mask stream (mask "

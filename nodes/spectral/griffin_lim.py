@@ -44,7 +44,7 @@ class GriffinLim(OverlapAddSynthesis):
     outputs = [Port("out", "audio")]
     params = [
         Param("iterations", 0, 100, 8, int),
-        Param.choice("window", WINDOWS, "hann"),
+        Param.choice("window", WINDOWS, "hann", structural=True),
     ]
 
     @classmethod

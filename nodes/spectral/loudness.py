@@ -37,11 +37,11 @@ class Loudness(FramedAnalysis):
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "frames"), Port("rms", "frames")]
     params = [
-        Param("n_fft", 16, 32768, 2048, int),
-        Param("hop", 1, 32768, 192, int, unit="samples"),
+        Param("n_fft", 16, 32768, 2048, int, structural=True),
+        Param("hop", 1, 32768, 192, int, unit="samples", structural=True),
         Param("ref_db", -200.0, 200.0, 20.7, unit="dB", doc="DDSP: white noise of amplitude 1 at n_fft 2048"),
         Param("range_db", 1.0, 400.0, 120.0, unit="dB"),
-        Param.choice("window", WINDOWS, "hann"),
+        Param.choice("window", WINDOWS, "hann", structural=True),
     ]
 
     def prepare(self, ctx):

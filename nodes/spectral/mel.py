@@ -17,19 +17,19 @@ NORMS = ("slaney", "none")
 
 def _filter_params() -> list:
     return [
-        Param("n_mels", 1, 1024, 128, int),
-        Param("fmin", 0.0, 384000.0, 0.0, unit="Hz"),
-        Param("fmax", 0.0, 384000.0, 0.0, unit="Hz", doc="upper edge; 0 = Nyquist (sample_rate / 2)"),
-        Param.flag("htk", False, doc="HTK mel scale instead of Slaney's"),
-        Param.choice("norm", NORMS, "slaney", doc="slaney: each filter has unit area in Hz"),
+        Param("n_mels", 1, 1024, 128, int, structural=True),
+        Param("fmin", 0.0, 384000.0, 0.0, unit="Hz", structural=True),
+        Param("fmax", 0.0, 384000.0, 0.0, unit="Hz", doc="upper edge; 0 = Nyquist (sample_rate / 2)", structural=True),
+        Param.flag("htk", False, doc="HTK mel scale instead of Slaney's", structural=True),
+        Param.choice("norm", NORMS, "slaney", doc="slaney: each filter has unit area in Hz", structural=True),
     ]
 
 
 def _db_params() -> list:
     return [
         Param.flag("db", False, doc="10*log10(mel / ref) instead of linear"),
-        Param("top_db", 0.0, 400.0, 80.0, unit="dB", doc="dB values clamp at -top_db (below ref); 0 = no clamp"),
-        Param("ref", 1e-10, 1e10, 1.0, log=True, doc="reference: ref maps to 0 dB"),
+        Param("top_db", 0.0, 400.0, 80.0, unit="dB", doc="dB values clamp at -top_db (below ref); 0 = no clamp", structural=True),
+        Param("ref", 1e-10, 1e10, 1.0, log=True, doc="reference: ref maps to 0 dB", structural=True),
     ]
 
 
@@ -110,7 +110,7 @@ class MelInverse(Node):
            "mel was made from power frames, 1 from magnitude.")
     inputs = [Port("in", "frames")]
     outputs = [Port("out", "frames")]
-    params = ([Param("n_fft", 16, 32768, 2048, int)] + _filter_params()[1:]
+    params = ([Param("n_fft", 16, 32768, 2048, int, structural=True)] + _filter_params()[1:]
               + [Param("power", 1.0, 2.0, 2.0, doc="exponent of the spectrogram the mel was made from")]
               + [_db_params()[0], _db_params()[2]]
               + [Param("iterations", 0, 200, 10, int, doc="projected-gradient refinement steps")])

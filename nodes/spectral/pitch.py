@@ -39,10 +39,10 @@ class Pitch(FramedAnalysis):
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "frames"), Port("confidence", "frames")]
     params = [
-        Param("fmin", 20.0, 10000.0, 50.0, unit="Hz", log=True),
-        Param("fmax", 40.0, 20000.0, 2000.0, unit="Hz", log=True),
-        Param("frame_length", 64, 16384, 2048, int, doc="analysis frame in samples (a power of two)"),
-        Param("hop", 1, 16384, 256, int, unit="samples"),
+        Param("fmin", 20.0, 10000.0, 50.0, unit="Hz", log=True, structural=True),
+        Param("fmax", 40.0, 20000.0, 2000.0, unit="Hz", log=True, structural=True),
+        Param("frame_length", 64, 16384, 2048, int, doc="analysis frame in samples (a power of two)", structural=True),
+        Param("hop", 1, 16384, 256, int, unit="samples", structural=True),
         Param("threshold", 0.01, 1.0, 0.15, doc="YIN dip threshold: voiced below it"),
     ]
 

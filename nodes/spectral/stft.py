@@ -81,10 +81,10 @@ class STFT(FramedAnalysis):
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "frames")]
     params = [
-        Param("n_fft", 16, 32768, 2048, int, doc="FFT size in samples (a power of two)"),
-        Param("hop", 1, 32768, 512, int, unit="samples"),
-        Param.choice("window", WINDOWS, "hann"),
-        Param.choice("output", OUTPUTS, "magnitude"),
+        Param("n_fft", 16, 32768, 2048, int, doc="FFT size in samples (a power of two)", structural=True),
+        Param("hop", 1, 32768, 512, int, unit="samples", structural=True),
+        Param.choice("window", WINDOWS, "hann", structural=True),
+        Param.choice("output", OUTPUTS, "magnitude", structural=True),
     ]
 
     def prepare(self, ctx):
@@ -137,7 +137,7 @@ class ISTFT(OverlapAddSynthesis):
            "STFT -> ISTFT delays by exactly n_fft samples.")
     inputs = [Port("in", "frames")]
     outputs = [Port("out", "audio")]
-    params = [Param.choice("window", WINDOWS, "hann")]
+    params = [Param.choice("window", WINDOWS, "hann", structural=True)]
 
     @classmethod
     def contract_setup(cls, tmp_dir):

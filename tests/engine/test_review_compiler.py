@@ -145,13 +145,13 @@ class TestResources:
         assert not sched.errors  # still plays the file it found
 
     def test_recompiling_does_not_hash_an_unchanged_file_again(self, player, tmp_path, monkeypatch):
-        from neuropatch.engine import compiler
+        from neuropatch.engine import resources
 
         g, wav = player
         compile_graph(g, base_dir=tmp_path)
         calls = []
-        real = compiler._hash_file
-        monkeypatch.setattr(compiler, "_hash_file", lambda p: calls.append(p) or real(p))
+        real = resources.sha256_file
+        monkeypatch.setattr(resources, "sha256_file", lambda p: calls.append(p) or real(p))
         compile_graph(g, base_dir=tmp_path)
         assert calls == []
         wav.write_bytes(wav.read_bytes() + b"\0")  # size changes: hashed again
