@@ -117,25 +117,34 @@ def _serve(model, layout: _Layout, rfd: int, slots: int) -> None:
             gid += 1
 
 
-def _process_main(factory, config, status, control, rfd) -> None:
-    """Entry of a process worker (spawned): build the model, report, serve."""
-    from .live.shm_ring import attach_shm
-
+def _process_main(factory, config, status, control, reader) -> None:
+    """Entry of a process worker (spawned): build the model, report, serve. `reader` is the
+    read end of the wake-up pipe: when the engine's process dies, it reads end-of-file and
+    the worker exits (no orphans)."""
+    rfd = reader.fileno()
     try:
         model = build_model(factory, config)
         status.put(("ready", model.describe()))
         msg = control.get()
         if msg[0] != "layout":
             return
-        _, shm_name, slots, in_shapes, out_shapes = msg
-        shm = attach_shm(shm_name)
-        layout = _Layout(shm.buf, slots, {k: tuple(v) for k, v in in_shapes.items()},
+        _, shm_path, slots, in_shapes, out_shapes = msg
+        buf = _map_file(shm_path)
+        layout = _Layout(buf, slots, {k: tuple(v) for k, v in in_shapes.items()},
                          {k: tuple(v) for k, v in out_shapes.items()})
         layout.header[_PID] = os.getpid()
         _serve(model, layout, rfd, slots)
     except BaseException as exc:  # reported to the engine, which bypasses the node
         status.put(("error", "".join(traceback.format_exception_only(exc)).strip()))
         raise SystemExit(1)
+
+
+def _map_file(path: str):
+    """A shared, writable memory map of the whole file (both sides of a process worker)."""
+    import mmap
+
+    with open(path, "r+b") as f:
+        return mmap.mmap(f.fileno(), 0)
 
 
 # ---- worker ------------------------------------------------------------------------------
@@ -154,10 +163,10 @@ class LaneWorker:
         self.factory, self.config = factory, config
         self.error: str | None = None
         self.closed = False
-        self._rfd, self._wfd = os.pipe()
         self._layout = None
         self._shm = None
         if kind == "thread":
+            self._rfd, self._wfd = os.pipe()
             self._model = build_model(factory, config)
             self.info = self._model.describe()
             self._thread = None
@@ -166,9 +175,12 @@ class LaneWorker:
 
             ctx = mp.get_context("spawn")
             self._status, self._control = ctx.Queue(), ctx.Queue()
+            reader, self._writer = ctx.Pipe(duplex=False)
             self._proc = ctx.Process(target=_process_main, daemon=True, name="neuropatch-lane",
-                                     args=(factory, config, self._status, self._control, self._rfd))
+                                     args=(factory, config, self._status, self._control, reader))
             self._proc.start()
+            reader.close()
+            self._rfd, self._wfd = -1, self._writer.fileno()
             try:
                 msg = self._status.get(timeout=start_timeout_s)
             except Exception:
@@ -200,13 +212,16 @@ class LaneWorker:
             self._thread = threading.Thread(target=run, daemon=True, name="neuropatch-lane")
             self._thread.start()
         else:
-            from .live.shm_ring import create_shm
+            import tempfile
 
-            self._shm = create_shm(nbytes)
-            self._layout = _Layout(self._shm.buf, slots, in_shapes, out_shapes)
+            base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+            fd, self._shm = tempfile.mkstemp(prefix="neuropatch-lane-", dir=base)
+            os.ftruncate(fd, nbytes)
+            os.close(fd)
+            self._layout = _Layout(_map_file(self._shm), slots, in_shapes, out_shapes)
             self._layout.slot_gid[:] = -1
             self._layout.slot_done[:] = -1
-            self._control.put(("layout", self._shm.name, slots,
+            self._control.put(("layout", self._shm, slots,
                                {k: list(v) for k, v in in_shapes.items()},
                                {k: list(v) for k, v in out_shapes.items()}))
         return self._layout
@@ -251,18 +266,20 @@ class LaneWorker:
                 q.cancel_join_thread()
         elif self._thread is not None:
             self._thread.join(timeout=1.0)
-        for fd in (self._rfd, self._wfd):
+        if self.kind == "process":
+            self._writer.close()
+        else:
+            for fd in (self._rfd, self._wfd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self._shm is not None:   # the mapping itself goes when its last view does
             try:
-                os.close(fd)
-            except OSError:
+                os.unlink(self._shm)
+            except FileNotFoundError:
                 pass
-        if self._shm is not None:
-            self._layout = None
-            try:
-                self._shm.close()
-                self._shm.unlink()
-            except (BufferError, FileNotFoundError):
-                pass  # views still alive: the tracker unlinks at exit
+            self._shm = None
 
     def kill(self) -> None:
         """Give up on a hung worker (a thread cannot be killed: it is abandoned)."""
@@ -315,7 +332,8 @@ class Lane:
         self.worker = request.worker
         self.chunk = c = int(request.chunk)
         self.latency = request.buffer_latency
-        self.slots = 3 + self.latency // c
+        # inputs run ahead of outputs by up to (latency + block) samples within one block
+        self.slots = 3 + math.ceil((self.latency + request.block_size) / c)
         self.sample_rate = sample_rate
         in_shapes, out_shapes = _shapes(request.inputs, c), _shapes(request.outputs, c)
         self.layout = self.worker.bind(self.slots, in_shapes, out_shapes)

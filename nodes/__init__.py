@@ -14,6 +14,7 @@ FAMILY_MODULES = [
     "amp", "effects",
     "ddsp",
     "latent",
+    "vae",
 ]
 
 

@@ -1,0 +1,5 @@
+"""VAE / RAVE family."""
+
+from .rave import Rave
+
+NODE_CLASSES = [Rave]
