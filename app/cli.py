@@ -64,6 +64,29 @@ def _load(patch: str):
         return None, f"{exc.file or patch}: {exc}"
 
 
+# ---- trust -------------------------------------------------------------------------------
+
+
+def add_trust_argument(parser) -> None:
+    parser.add_argument("--trust", action="append", default=[], metavar="FILE",
+                        help="trust this TorchScript model file (code): its sha256 is recorded in "
+                             "your trust store, as the editor's dialog does; repeatable")
+
+
+def trust_files(args) -> str | None:
+    """Record every ``--trust FILE`` in the user's trust store; an error line or None."""
+    from neuropatch.engine import NeuropatchError
+    from neuropatch.engine.trust import trust
+
+    for path in getattr(args, "trust", []) or []:
+        try:
+            digest = trust(path)
+        except NeuropatchError as exc:
+            return str(exc)
+        print(f"note: trusted {path} (sha256 {digest[:16]}…)", file=sys.stderr)
+    return None
+
+
 # ---- render -------------------------------------------------------------------------------
 
 
@@ -76,6 +99,9 @@ def cmd_render(args) -> int:
     from neuropatch.engine.resample import resample
 
     graph, err = _load(args.patch)
+    if err:
+        return fail(err)
+    err = trust_files(args)
     if err:
         return fail(err)
     err = _check_render_args(args, graph)
@@ -162,8 +188,12 @@ def cmd_validate(args) -> int:
     graph, err = _load(args.patch)
     if err:
         return fail(err)
+    err = trust_files(args)
+    if err:
+        return fail(err)
     try:
-        schedule = compile_graph(graph, base_dir=Path(args.patch).resolve().parent)
+        # check-only: types, shapes and resources, without loading models or opening files
+        schedule = compile_graph(graph, base_dir=Path(args.patch).resolve().parent, check_only=True)
     except NeuropatchError as exc:
         return fail(f"{args.patch}: $: {exc}")
     for note in schedule.notes:
@@ -211,10 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-latency-compensation", action="store_true",
                    help="keep the graph latency at the start of the output")
     r.add_argument("-q", "--quiet", action="store_true")
+    add_trust_argument(r)
     r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("validate", help="check a patch; exit 2 with the JSON path of any fault")
     v.add_argument("patch")
+    add_trust_argument(v)
     v.set_defaults(func=cmd_validate)
 
     n = sub.add_parser("nodes", help="list node types")

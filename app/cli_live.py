@@ -39,10 +39,21 @@ def cmd_run(args) -> int:
     from neuropatch.engine import PatchError, load_patch
     from neuropatch.engine.live import EngineClient, LiveAudioError
 
+    from neuropatch.engine import NeuropatchError, compile_graph
+
+    from .cli import trust_files
+
     try:
         graph = load_patch(args.patch)
     except PatchError as exc:
         return fail(f"{exc.file or args.patch}: {exc}")
+    err = trust_files(args)
+    if err:
+        return fail(err)
+    try:  # refuse what cannot run (untrusted TorchScript...) before any audio device opens
+        compile_graph(graph, base_dir=Path(args.patch).resolve().parent, check_only=True)
+    except NeuropatchError as exc:
+        return fail(f"{args.patch}: {exc}")
     sr = args.sr or int(graph.settings.get("sample_rate", 48000))
     block = args.block or int(graph.settings.get("block_size", 256))
     mode = "thread" if args.thread else "auto"
@@ -97,4 +108,6 @@ def add_parser(subparsers) -> None:
                         "for blocks below 1024)")
     r.add_argument("--no-limiter", action="store_true", help="turn the -0.3 dBFS safety limiter off")
     r.add_argument("--seconds", type=float, help="stop after this many seconds")
+    from .cli import add_trust_argument
+    add_trust_argument(r)
     r.set_defaults(func=cmd_run)

@@ -19,6 +19,7 @@ from .placeholder import Placeholder
 from .registry import Registry, default_registry
 from .resources import resource_sha256  # noqa: F401  (public here since v1)
 from .subpatch import flatten
+from .trust import UntrustedModelError
 from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
 
 
@@ -46,6 +47,15 @@ class NodeStep:
         self.index = index
         self.routes = bypass_pairs(node, in_bufs, out_bufs)
         self.lane = None            # the node's inference lane (engine/lane.py), if it has one
+
+    def call(self, ins, outs, n) -> None:
+        """Run the node on this block: its lane, its feedback read, or process()."""
+        if self.lane is not None:
+            self.lane.process(ins, outs, n)
+        elif self.fb_mode:
+            self.node.process_feedback_read(outs, n)
+        else:
+            self.node.process(ins, outs, n)
 
     def views(self, n):
         v = self._cache.get(n)
@@ -593,8 +603,8 @@ def _run_hook(node: Node, hook, ctx: PrepareContext, strict: bool, errors: dict,
         hook(ctx)
         node.error = None
     except NeuropatchError as exc:
-        if strict:
-            raise
+        if strict or isinstance(exc, UntrustedModelError):
+            raise      # untrusted code is refused, never silently bypassed
         node.error = str(exc)
         errors[ctx.node_id] = node.error
     except Exception as exc:  # a node bug must not take the whole patch down

@@ -47,7 +47,7 @@ class HostIO:
     """The audio the host (render loop or sound card) exchanges with the graph this block.
 
     ``input``: float32 ``[in_channels, n]``; ``output``: float32 ``[out_channels, n]``,
-    zeroed by the runtime before the graph runs; ``io.audio_out`` nodes add into it.
+    zeroed by the runtime before the graph runs; nodes declaring ``host_output`` add into it.
     """
 
     def __init__(self, in_channels: int, out_channels: int, block_size: int):

@@ -173,12 +173,7 @@ class Runtime:
                 if times is not None:
                     t0 = _perf_ns()
                 try:
-                    if step.lane is not None:
-                        step.lane.process(ins, outs, n)
-                    elif step.fb_mode:
-                        step.node.process_feedback_read(outs, n)
-                    else:
-                        step.node.process(ins, outs, n)
+                    step.call(ins, outs, n)
                 except Exception as exc:  # isolate the fault: bypass the node, keep running
                     step.bypassed = True
                     step.node.error = f"raised {exc!r}; bypassed"

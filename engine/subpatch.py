@@ -4,7 +4,7 @@ A ``sys.subpatch`` node keeps its inner graph in ``NodeSpec.extra`` (saved as th
 ``"state"``), in the patch format's own node and edge JSON::
 
     {"nodes": [{"id": "inlet", "type": "sys.inlet", "params": {"name": "in", "kind": "audio"}},
-               {"id": "g", "type": "util.gain", ...},
+               {"id": "g", "type": "example.gain", ...},
                {"id": "outlet", "type": "sys.outlet", "params": {"name": "out", "kind": "audio"}}],
      "edges": [{"from": ["inlet", "out"], "to": ["g", "in"]},
                {"from": ["g", "out"], "to": ["outlet", "in"]}]}

@@ -2,7 +2,9 @@
 
 ``run_node`` feeds complete input streams through a prepared node at a given block
 size and returns the complete output streams, so tests can compare against offline
-oracles and across block sizes.
+oracles and across block sizes. It drives the node through the compiled path the engine
+uses: the compiler's prepare, output shapes, read-only unconnected inputs, a
+:class:`~.compiler.NodeStep` (with the node's inference lane, if it asks for one).
 
 Input stream formats (whole signal):
 - audio: float32 [channels, samples]
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .compiler import NodeStep, _output_specs, _unconnected
+from .lane import Lane
 from .node import HostIO, Node, PrepareContext
 from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer
 
@@ -52,24 +56,14 @@ def input_spec(kind: str, value) -> StreamSpec | None:
 
 
 def unconnected_input(port, block_size: int):
-    """The buffer an unconnected input sees (silence, empty frames, the control default)."""
-    if port.kind == "control":
-        return np.full(1, port.default, np.float32)
-    if port.kind == "events":
-        return EventBuffer()
-    if port.kind in ("frames", "latent"):
-        return FrameBuffer(np.zeros((0, 1, 1) if port.kind == "frames" else (0, 1), np.float32))
-    return np.zeros((port.channels or 1, block_size), np.float32)
+    """The buffer an unconnected input sees (the compiler's: silence, empty frames or the
+    control default, read-only)."""
+    return _unconnected(port, block_size)
 
 
 def output_specs(node: Node, ctx: PrepareContext) -> dict:
-    """Output port -> StreamSpec after prepare (audio outputs default to the inputs' width)."""
-    specs = {}
-    chans = max([s.channels for s in ctx.in_specs.values() if s is not None and s.kind == "audio"] or [1])
-    for port in node.output_ports():
-        spec = ctx.out_specs.get(port.name)
-        specs[port.name] = spec if spec is not None else StreamSpec(port.kind, channels=port.channels or chans)
-    return specs
+    """Output port -> StreamSpec after prepare, decided as the compiler decides it."""
+    return _output_specs(node, ctx.node_id, ctx, ctx.in_specs, None, {}, ctx.block_size)
 
 
 def prepare_node(node: Node, inputs: dict, sample_rate: int, block_size: int,
@@ -101,6 +95,7 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
         feeders[port.name] = value
     out_specs = output_specs(node, ctx)
     out_bufs = {name: allocate_buffer(spec, block_size) for name, spec in out_specs.items()}
+    step = _step(node, ctx, in_bufs, out_bufs)
     collected = {name: [] for name in out_bufs}
     frame_pos = {name: 0 for name in feeders}
     ctrl_blocks = {name: [] for name in out_bufs}
@@ -140,11 +135,11 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
                 if value is not None:
                     buf[0] = float(value)
                 ins[name] = buf
-        outs = {name: (b[:, :n] if isinstance(b, np.ndarray) and b.ndim == 2 else b) for name, b in out_bufs.items()}
+        outs = step.views(n)[1]
         host.input = host.input_buffer[:, :n]
         host.output = host.output_buffer[:, :n]
         host.output.fill(0.0)
-        node.process(ins, outs, n)
+        step.call(ins, outs, n)
         for name, b in outs.items():
             if isinstance(b, np.ndarray) and b.ndim == 2:
                 collected[name].append(b.copy())
@@ -167,6 +162,20 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
         else:
             result[name] = np.asarray(ctrl_blocks[name], np.float32)
     return result
+
+
+def _step(node: Node, ctx: PrepareContext, in_bufs: dict, out_bufs: dict) -> NodeStep:
+    step = NodeStep(ctx.node_id, node, in_bufs, out_bufs, 0)
+    if ctx.lane is not None:
+        step.lane = ctx.lane.lane or Lane(ctx.lane, ctx.sample_rate)
+        ctx.lane.lane = step.lane
+    return step
+
+
+def close_node(ctx: PrepareContext) -> None:
+    """Stop the worker of a node run here with an inference lane."""
+    if ctx is not None and ctx.lane is not None:
+        ctx.lane.worker.close()
 
 
 def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int = 1024,
@@ -200,6 +209,7 @@ def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, 
             buf[0] = float(value)
         ins[port.name] = buf
     outs = {name: allocate_buffer(spec, block_size) for name, spec in output_specs(node, ctx).items()}
+    step = _step(node, ctx, ins, outs)
     host = ctx.host
     host.input, host.output = host.input_buffer, host.output_buffer
     smoothers = list(node._smoothers.values()) if glide else []
@@ -211,14 +221,14 @@ def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, 
 
     for k in range(5):
         aim(k)
-        node.process(ins, outs, block_size)
+        step.call(ins, outs, block_size)
     tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         for k in range(blocks):
             aim(k)
-            node.process(ins, outs, block_size)
+            step.call(ins, outs, block_size)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -6,6 +6,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".numba_cache"))
+# the TorchScript trust store of this test session (never the user's)
+os.environ["NEUROPATCH_TRUST_FILE"] = os.path.join(__import__("tempfile").mkdtemp(prefix="np-trust-"),
+                                                   "trusted_models.json")
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -575,22 +575,39 @@ class MainWindow(QMainWindow):
         return node_id
 
     def _trust(self, path: Path, digest: str) -> bool:
-        s = settings()
-        if s.value(f"trusted/{digest}"):
+        """Ask before a TorchScript file is used; a yes goes to the per-user trust store that
+        ``render --trust`` and ``run --trust`` write too (neuropatch.engine.trust)."""
+        from neuropatch.engine.trust import is_trusted, trust
+
+        if is_trusted(path):
             return True
         ok = self.confirm("Trust this model?",
                           f"{path.name} is a TorchScript file: it contains code that runs on this computer.\n"
                           f"sha256 {digest[:16]}…\nOnly load models from sources you trust. Load it?")
         if ok:
-            s.setValue(f"trusted/{digest}", str(path))
+            trust(path)
         return ok
 
     # ---- validation and live -----------------------------------------------------------------
 
     def validate(self) -> None:
         """Compile the graph off the audio path to mark bypassed nodes and report errors."""
+        from neuropatch.engine.trust import UntrustedModelError
+
         try:
-            schedule = compile_graph(self.doc.graph, self.registry, base_dir=self.doc.base_dir)
+            # check-only: no model loads, no files opened or written (recorders stay intact)
+            schedule = compile_graph(self.doc.graph, self.registry, base_dir=self.doc.base_dir,
+                                     check_only=True)
+        except UntrustedModelError as exc:
+            self.scene.set_errors({})
+            self.status(f"not trusted: {exc}", 0)
+            declined = self.__dict__.setdefault("_declined_models", set())
+            if exc.sha256 not in declined:   # ask once per file and session
+                if self._trust(exc.path, exc.sha256):
+                    self.validate()
+                else:
+                    declined.add(exc.sha256)
+            return
         except CompileError as exc:
             self.scene.set_errors({})
             self.status(f"patch does not compile: {exc}", 0)
@@ -598,11 +615,6 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # a node bug must not take the editor down
             self.status(f"patch does not compile: {exc!r}", 0)
             return
-        for node in schedule.nodes.values():
-            try:
-                node.finish()
-            except Exception:
-                pass
         self.scene.set_errors(schedule.errors)
         if schedule.errors:
             nid, msg = next(iter(schedule.errors.items()))
