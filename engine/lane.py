@@ -317,6 +317,7 @@ class LaneRequest:
     outputs: dict
     model_delay: int = 0
     deadline_s: float = 1.0
+    input_delay: int = 0     # set by the compiler: latency of the paths into the node
     lane: "Lane | None" = field(default=None, repr=False)
 
     @property
@@ -352,7 +353,9 @@ class Lane:
 
     def _reset_counters(self) -> None:
         self.base = self.gid  # id of chunk 0 of this run
-        self.t = 0            # samples processed since reset
+        # the lane's clock is its input's time: the paths into the node are `input_delay`
+        # samples late, so their first samples (and frames) arrive that much later
+        self.t = -int(self.request.input_delay)
         self.frames_in = {k: 0 for k in self.latent_in}
         self.frames_out = {k: 0 for k in self.latent_out}
         self.first = True
@@ -382,7 +385,7 @@ class Lane:
                     continue
                 lay.inputs[name][(self.base + k) % slots, j % per] = buf.data[q]
             self.frames_in[name] = j0 + buf.count
-        i = 0
+        i = max(0, -t)
         while i < n:                                     # audio into slots; submit full chunks
             k, off = divmod(t + i, c)
             m = min(n - i, c - off)
@@ -495,6 +498,7 @@ def attach_lanes(schedule, previous=None) -> None:
         req = step.lane
         if req is None:
             continue
+        req.input_delay = schedule.node_latency[step.node_id] - step.node.latency_samples
         if req.lane is None:
             req.lane = Lane(req, schedule.sample_rate)
         step.lane = req.lane

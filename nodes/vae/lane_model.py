@@ -133,18 +133,17 @@ class RaveChunkModel:
         return self._call(x)
 
     def process(self, inputs: dict, outputs: dict) -> None:
-        (name_in, x), = inputs.items()
-        (name_out, y), = outputs.items()
-        if x.ndim == 2 and x.shape[0] != self.in_ch and x.shape[1] == self.in_ch:
+        (x,), (y,) = inputs.values(), outputs.values()
+        if self.in_ratio > 1:
             x = x.T                               # latent in: [frames, dims] -> [dims, frames]
         if self.bridge is not None:
             self.bridge.process(x, y)
             return
         out = self._call(x)
-        if y.shape[0] == out.shape[0]:
-            y[:] = out                            # audio [channels, chunk]
+        if self.out_ratio > 1:
+            y[:] = out.T                          # latent out: [frames, dims]
         else:
-            y[:] = out.T                          # latent [frames, dims]
+            y[:] = out                            # audio [channels, chunk]
 
 
 class _AudioBridge:
