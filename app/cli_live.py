@@ -29,6 +29,9 @@ def cmd_devices(args) -> int:
 
 def _status_line(m: dict) -> str:
     errs = f"  bypassed: {', '.join(m['errors'])}" if m.get("errors") else ""
+    late = sum(v["late_chunks"] for v in (m.get("lanes") or {}).values())
+    if m.get("lanes"):
+        errs = f"  late chunks {late}" + errs
     return (f"load {m['load_avg'] * 100:5.1f}% (peak {m['load_peak'] * 100:5.1f}%)  "
             f"xruns {m['xruns']}  latency {m['latency_ms']:.1f} ms "
             f"({m['latency_samples']} samples: io {m['io_latency_ms']:.1f} ms + graph "

@@ -121,6 +121,8 @@ class Node:
     #: prepare() reads files or loads models (or has other side effects): a check-only compile
     #: (the editor's background check) calls :meth:`check` instead.
     prepare_does_io: bool = False
+    #: The model runs in the inference lane (prepare sets ``ctx.lane``).
+    uses_lane: bool = False
     #: Samples the registry-wide contract tests feed (lower it for slow models).
     contract_samples: int = 4096
 
@@ -155,14 +157,24 @@ class Node:
 
     @classmethod
     def describe(cls) -> dict:
-        """JSON-safe description of this node type (ports, params, resources)."""
+        """JSON-safe description of this node type (ports with default params, params,
+        resources, capabilities)."""
+        node = cls()
+        caps = {name: getattr(cls, name) for name in ("host_input", "host_output", "breaks_feedback",
+                                                      "prepare_does_io") if getattr(cls, name)}
+        if cls.bypass_routes:
+            caps["bypass_routes"] = [list(r) for r in cls.bypass_routes]
+        if cls.uses_lane:
+            caps["lane"] = ("runs in the inference lane: latency = chunk buffering (chunk + the "
+                            "worker's headroom) + the model's own delay, both reported per node")
         return {
             "type": cls.type_id, "title": cls.title or cls.type_id, "category": cls.category,
             "version": cls.version, "doc": cls.doc,
-            "inputs": [{"name": p.name, "kind": p.kind, "channels": p.channels} for p in cls.inputs],
-            "outputs": [{"name": p.name, "kind": p.kind, "channels": p.channels} for p in cls.outputs],
+            "inputs": [{"name": p.name, "kind": p.kind, "channels": p.channels} for p in node.input_ports()],
+            "outputs": [{"name": p.name, "kind": p.kind, "channels": p.channels} for p in node.output_ports()],
             "params": [p.spec_dict() for p in cls.params],
             "resources": [{"name": r.name, "extensions": list(r.extensions)} for r in cls.resources],
+            "capabilities": caps,
         }
 
     def input_ports(self) -> list:

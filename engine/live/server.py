@@ -540,6 +540,9 @@ class EngineServer:
             "devices": list(self.stream.device_names) if self.stream is not None else [],
             "out_channels": int(sched.host.out_channels),
             "nodes": sched.node_ids(), "edges": len(self.graph.edges),
+            "lanes": {s.node_id: {"buffer_latency": s.lane.latency, "model_delay": s.lane.request.model_delay,
+                                  "late_chunks": s.lane.late_chunks, "worker": s.lane.worker.kind}
+                      for s in sched.node_steps if s.lane is not None},
         }
 
     def _publish(self, force: bool = False) -> None:

@@ -50,6 +50,7 @@ class Rave(Node):
     resources = [Resource("model", (".ts", ".safetensors"), "nn~ TorchScript export or neuropatch VAE",
                           required=True)]
     prepare_does_io = True
+    uses_lane = True
     contract_samples = 8192
 
     def __init__(self):
@@ -142,6 +143,9 @@ class Rave(Node):
         self.latency_samples = ctx.lane.buffer_latency + model_delay
         self.lane_info = dict(info, chunk=chunk, buffer_latency=ctx.lane.buffer_latency,
                               model_delay=model_delay, worker=probe.kind)
+        ctx.note(f"{Path(path).name} runs in a {probe.kind} worker, chunk {chunk}: latency "
+                 f"{self.latency_samples} samples = {ctx.lane.buffer_latency} buffering + "
+                 f"{model_delay} model delay")
         kind, dims = outputs["out"][0], outputs["out"][1]
         ctx.out_specs["out"] = (StreamSpec("latent", channels=1, bins=dims, hop=ratio) if kind == "latent"
                                 else StreamSpec("audio", channels=dims))
