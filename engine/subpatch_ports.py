@@ -43,7 +43,8 @@ class _PortNode(Node):
     @classmethod
     def _params(cls, default_name: str) -> list:
         return [Param.text("name", default_name, doc="name of the subpatch port this node defines"),
-                Param.choice("kind", STREAM_KINDS, "audio", doc="stream kind of the port")]
+                Param.choice("kind", STREAM_KINDS, "audio", doc="stream kind of the port",
+                             structural=True)]
 
     def port_kind(self) -> str:
         return self.param_values.get("kind", "audio")

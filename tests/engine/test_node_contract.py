@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neuropatch.engine import default_registry
-from neuropatch.engine.testing import FramesIn, run_node
+from neuropatch.engine.testing import FramesIn, prepare_node, run_node
 
 BLOCK_SIZES = [1, 17, 64, 256, 1024]
 NODE_TYPES = default_registry().types()
@@ -146,3 +146,46 @@ def test_node_process_allocates_no_block_sized_memory(type_id, channels, tmp_pat
     inputs = make_inputs(node, setup, "noise", 8192, audio_channels=channels)
     peak = steady_state_allocation(node, inputs, SR, 1024, glide=True)
     assert peak < 2048, f"{type_id}.process() allocated {peak} bytes at steady state ({channels} ch)"
+
+
+def _other_value(p):
+    """A valid value of param `p` other than its default (None when there is none)."""
+    if p.choices:
+        return next((c for c in p.choices if c != p.default), None)
+    if p.type is bool:
+        return not p.default
+    if p.type is str:
+        return None     # free text (file paths): nothing to compare in the audio
+    lo, hi = float(p.min), float(p.max)
+    value = p.default + (hi - p.default) * 0.37 if hi > p.default else p.default - (p.default - lo) * 0.37
+    return int(round(value)) if p.type is int and int(round(value)) != p.default else (
+        None if p.type is int else value)
+
+
+def _undeclared_param_cases():
+    for type_id in NODE_TYPES:
+        cls = default_registry().resolve(type_id)
+        if cls.uses_lane:
+            continue   # every lane node param that shapes the model is structural by design
+        for p in cls.params:
+            if not p.structural and _other_value(p) is not None:
+                yield pytest.param(type_id, p.name, id=f"{type_id}.{p.name}")
+
+
+@pytest.mark.parametrize("type_id,name", list(_undeclared_param_cases()))
+def test_a_param_not_declared_structural_takes_effect_without_prepare(type_id, name, tmp_path):
+    """Changing it on a prepared node (then reset) sounds exactly like preparing with it: if
+    not, prepare depends on it and it must be declared ``structural``."""
+    node, setup = make_node(type_id, tmp_path)
+    value = _other_value(node.param_spec(name))
+    n = min(node.contract_samples, 4096)
+    inputs = make_inputs(node, setup, "noise", n)
+    fresh, _ = make_node(type_id, tmp_path)
+    fresh.set_param(name, value)
+    expected = comparable(run_node(fresh, inputs, SR, 256, n_samples=n))
+    ctx = prepare_node(node, inputs, SR, 256)        # prepared with the old value
+    run_node(node, inputs, SR, 256, n_samples=n, prepare=False, ctx=ctx)
+    node.set_param(name, value)
+    node.reset()
+    got = comparable(run_node(node, inputs, SR, 256, n_samples=n, prepare=False, ctx=ctx))
+    assert_same(got, expected, f"{type_id}.{name} changed after prepare")
