@@ -150,6 +150,8 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
             else:
                 ctrl_blocks[name].append(float(b[0]))
         pos += n
+    if prepare:
+        close_node(ctx)        # prepared here: stop its lane worker, if it has one
     result = {}
     for name, spec in out_specs.items():
         if spec.kind == "audio":
@@ -232,4 +234,5 @@ def steady_state_allocation(node: Node, inputs: dict, sample_rate: int = 48000, 
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+        close_node(ctx)
     return peak - base

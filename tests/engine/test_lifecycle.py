@@ -168,3 +168,19 @@ def test_node_with_a_missing_or_unreadable_resource_is_bypassed_and_the_patch_re
     y, sched = render(g, None, seconds=0.1, base_dir=tmp_path)
     assert "n" in sched.errors and sched.node_steps[[s.node_id for s in sched.node_steps].index("n")].bypassed
     assert np.all(np.isfinite(y))
+
+
+def test_contract_harness_hands_unconnected_inputs_read_only_as_the_compiler_does():
+    from neuropatch.engine import Node, Port
+    from neuropatch.engine.testing import run_node
+
+    class WritesItsInput(Node):
+        type_id = "test.writes_input"
+        inputs = [Port("in", "audio")]
+        outputs = [Port("out", "audio")]
+
+        def process(self, ins, outs, n):
+            ins["in"][:] = 1.0          # a bug the engine would hit with a read-only buffer
+
+    with pytest.raises(ValueError, match="read-only"):
+        run_node(WritesItsInput(), {}, n_samples=256)

@@ -143,6 +143,8 @@ def test_node_process_allocates_no_block_sized_memory(type_id, channels, tmp_pat
     from neuropatch.engine.testing import steady_state_allocation
 
     node, setup = make_node(type_id, tmp_path)
+    if node.uses_lane and any(p.name == "worker" for p in node.params):
+        node.set_param("worker", "process")   # a thread worker's model allocations would be traced too
     inputs = make_inputs(node, setup, "noise", 8192, audio_channels=channels)
     peak = steady_state_allocation(node, inputs, SR, 1024, glide=True)
     assert peak < 2048, f"{type_id}.process() allocated {peak} bytes at steady state ({channels} ch)"
