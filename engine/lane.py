@@ -121,15 +121,32 @@ def _process_main(factory, config, status, control, reader) -> None:
     """Entry of a process worker (spawned): build the model, report, serve. `reader` is the
     read end of the wake-up pipe: when the engine's process dies, it reads end-of-file and
     the worker exits (no orphans)."""
+    import multiprocessing as mp
+    import queue
+
     rfd = reader.fileno()
+    parent = mp.parent_process()
     try:
         model = build_model(factory, config)
         status.put(("ready", model.describe()))
-        msg = control.get()
+        while True:       # wait for the layout, unless the engine's process is gone
+            try:
+                msg = control.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    return
         if msg[0] != "layout":
             return
         _, shm_path, slots, in_shapes, out_shapes = msg
         buf = _map_file(shm_path)
+        # both sides have it mapped now: drop the name, so nothing stays in /dev/shm even
+        # when the engine's process dies without closing the lane (the pid word below
+        # tells the engine side that the name is gone)
+        try:
+            os.unlink(shm_path)
+        except FileNotFoundError:
+            pass
         layout = _Layout(buf, slots, {k: tuple(v) for k, v in in_shapes.items()},
                          {k: tuple(v) for k, v in out_shapes.items()})
         layout.header[_PID] = os.getpid()
@@ -166,9 +183,10 @@ class LaneWorker:
         self._layout = None
         self._shm = None
         if kind == "thread":
-            self._rfd, self._wfd = os.pipe()
             self._model = build_model(factory, config)
             self.info = self._model.describe()
+            self._rfd, self._wfd = os.pipe()
+            os.set_blocking(self._wfd, False)   # wake() must never block the audio side
             self._thread = None
         else:
             import multiprocessing as mp
@@ -178,9 +196,19 @@ class LaneWorker:
             reader, self._writer = ctx.Pipe(duplex=False)
             self._proc = ctx.Process(target=_process_main, daemon=True, name="neuropatch-lane",
                                      args=(factory, config, self._status, self._control, reader))
-            self._proc.start()
+            # the live engine's own process is daemonic, and multiprocessing refuses children
+            # of daemons (it could not reap them); ours exit by themselves when the pipe's
+            # writer (this process) goes away, so lift the flag while starting one
+            me = mp.current_process()
+            daemonic = me._config.get("daemon", False)
+            me._config["daemon"] = False
+            try:
+                self._proc.start()
+            finally:
+                me._config["daemon"] = daemonic
             reader.close()
             self._rfd, self._wfd = -1, self._writer.fileno()
+            os.set_blocking(self._wfd, False)   # wake() must never block the audio side
             try:
                 msg = self._status.get(timeout=start_timeout_s)
             except Exception:
@@ -247,8 +275,10 @@ class LaneWorker:
                 self.error = f"model worker process died (exit code {self._proc.exitcode})"
         return self.error
 
-    def close(self) -> None:
-        """Stop the worker and release its memory (control side)."""
+    def close(self, wait_s: float = 1.0) -> None:
+        """Stop the worker and release its memory (control side). A thread worker gets
+        ``wait_s`` seconds to finish its chunk; one still running after that is abandoned
+        with its pipe left open (closing it could hand its descriptors to other files)."""
         if self.closed:
             return
         self.closed = True
@@ -265,27 +295,28 @@ class LaneWorker:
                 q.close()
                 q.cancel_join_thread()
         elif self._thread is not None:
-            self._thread.join(timeout=1.0)
+            self._thread.join(timeout=wait_s)
         if self.kind == "process":
             self._writer.close()
-        else:
+        elif self._thread is None or not self._thread.is_alive():
             for fd in (self._rfd, self._wfd):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
         if self._shm is not None:   # the mapping itself goes when its last view does
-            try:
-                os.unlink(self._shm)
-            except FileNotFoundError:
-                pass
+            if self._layout is None or self._layout.header[_PID] == 0:   # else the worker unlinked it
+                try:
+                    os.unlink(self._shm)
+                except FileNotFoundError:
+                    pass
             self._shm = None
 
     def kill(self) -> None:
         """Give up on a hung worker (a thread cannot be killed: it is abandoned)."""
         if self.kind == "process" and self._proc.is_alive():
             self._proc.kill()
-        self.close()
+        self.close(wait_s=0.0)
 
 
 class LaneError(RuntimeError):
@@ -348,6 +379,8 @@ class Lane:
         self.realtime = False
         self.late_chunks = 0
         self._counted = -1
+        self._watch = -1          # health(): the chunk being timed and since when (perf_counter s)
+        self._watch_since = 0.0
         self.gid = 0          # id of the next chunk to submit (never reset: ids stay unique)
         self._reset_counters()
 
@@ -361,8 +394,9 @@ class Lane:
         self.first = True
 
     def reset(self) -> None:
-        """Back to the start; the worker resets the model before the next chunk."""
+        """Back to the start (meters too); the worker resets the model before the next chunk."""
         self._reset_counters()
+        self.late_chunks = 0
         for arrs in (self.layout.inputs, self.layout.outputs):
             for a in arrs.values():
                 a[self.gid % self.slots].fill(0.0)
@@ -478,12 +512,22 @@ class Lane:
         if err is not None:
             return err
         done = int(self.layout.header[_DONE])
-        if self.gid > max(done, self.base):
-            pending = max(done, self.base)
-            waited = time.perf_counter() - self.submit_time[pending % self.slots]
-            due = (self.latency - self.chunk) / self.sample_rate
-            if self.submit_time[pending % self.slots] > 0 and waited > due + self.request.deadline_s:
-                return f"model worker hung: chunk {pending - self.base} is {waited - due:.1f} s past due"
+        pending = max(done, self.base)      # the oldest chunk the worker still owes
+        if self.gid <= pending:
+            self._watch = -1
+            return None
+        now = time.perf_counter()
+        if pending != self._watch:
+            # its clock starts at its submission; a slot the audio side has reused since
+            # (a running stream submits every chunk period) no longer holds that time
+            self._watch = pending
+            slot = pending % self.slots
+            held = self.layout.slot_gid[slot] == pending and self.submit_time[slot] > 0
+            self._watch_since = self.submit_time[slot] if held else now
+        waited = now - self._watch_since
+        due = (self.latency - self.chunk) / self.sample_rate
+        if waited > due + self.request.deadline_s:
+            return f"model worker hung: chunk {pending - self.base} is {waited - due:.1f} s past due"
         return None
 
 

@@ -296,7 +296,10 @@ class EngineServer:
         self.replies.put(("ready", None, True, {"pid": os.getpid()}))
         poll = min(0.05, self.config.publish_seconds)   # s; the loop wakes at most 20x/s idle
         next_housekeeping = 0.0
+        parent = os.getppid()
         while not self.closed:
+            if self.config.own_process and os.getppid() != parent:
+                break   # the controlling process died (kill -9): stop, release the device
             try:
                 msg = self.commands.get(timeout=poll)
             except queue.Empty:

@@ -102,7 +102,15 @@ class RaveChunkModel:
         if graph_sr != model_sr:
             self.bridge = _AudioBridge(graph_sr, model_sr, int(config["chunk"]), self.in_ch,
                                        self.out_ch, max(self.model_ratio(), 1), self._call_audio)
+        self._warm_up()
         self.reset()
+
+    def _warm_up(self) -> None:
+        """One silent call (torch's first call is slow) so the first live chunk is on time."""
+        granule = self.model_ratio()
+        frames = max(1, int(self.config["chunk"]) // granule)
+        self._call(np.zeros((self.in_ch, frames * (granule // self.in_ratio) if self.in_ratio > 1
+                             else frames * granule), np.float32))
 
     def model_ratio(self) -> int:
         """Samples per call granule: the largest ratio of any method (RAVE: the encoder's)."""
