@@ -22,6 +22,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from .resources import sha256_file
 from .errors import NeuropatchError
 from .patch import graph_to_dict, load_patch
 
@@ -36,14 +37,6 @@ MAX_PATCH_BYTES = 64 * 1024 * 1024
 
 class BundleError(NeuropatchError):
     """A bundle cannot be written or is unsafe/corrupt; the message names the member."""
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_bundle(patch_path: str | Path, out_path: str | Path, registry=None) -> dict:

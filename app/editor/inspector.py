@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -21,6 +20,7 @@ from neuropatch.engine import ClearParam, SetParam, SetResource, Batch
 from neuropatch.engine.subpatch import SetSubgraph
 
 from neuropatch.engine.patch import node_ports
+from neuropatch.engine.resources import sha256_file
 from neuropatch.engine.streams import KIND_COLOURS
 
 from .document import new_merge_token
@@ -29,12 +29,7 @@ SLIDER_STEPS = 1000
 _UNSET = object()
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+file_sha256 = sha256_file   # one hashing helper: neuropatch.engine.resources
 
 
 def resource_entry(path: Path, base_dir: Path | None) -> dict:
