@@ -153,7 +153,28 @@ class Node:
         for p in cls.params:
             if p.name == name or name in p.legacy_names:
                 return p
+        family = cls.param_family(name)
+        if family is not None:
+            return family
         raise KeyError(name)
+
+    @classmethod
+    def param_family(cls, name: str) -> Param | None:
+        """The spec of a param outside the declared list that this node type accepts by name
+        (e.g. a model's attributes, ``attr_<name>``), or None. Saved like any param."""
+        return None
+
+    @classmethod
+    def params_for(cls, resource_paths: dict, values: dict | None = None) -> list:
+        """The params an editor should show for a node with these resource files and param
+        values: the declared ones plus those of a param family the files or values reveal.
+        Off the audio path; may read file metadata, never runs model code."""
+        return list(cls.params)
+
+    def structure(self) -> dict:
+        """The values of the structural params (what prepare() depended on), families too."""
+        return {name: value for name, value in self.param_values.items()
+                if self.param_spec(name).structural}
 
     @classmethod
     def describe(cls) -> dict:
@@ -281,10 +302,6 @@ class Node:
         are not checked. The default checks that required resources are set and readable."""
         from .resources import check_resource_files
         check_resource_files(self, ctx.node_id)
-
-    def structure(self) -> dict:
-        """The values of the structural params (what prepare() depended on)."""
-        return {p.name: self.param_values[p.name] for p in self.params if p.structural}
 
     @property
     def binds_host(self) -> bool:

@@ -277,7 +277,7 @@ class Inspector(QWidget):
             form.addRow(QLabel(f"Placeholder: node type {spec.type!r} is not installed. "
                                "Its settings are kept and saved back unchanged; it passes silence."))
             return
-        for p in cls.params:
+        for p in cls.params_for(self._resource_paths(spec), spec.params):
             value = spec.params.get(p.name, p.default)
             editor = self._editor_for(p, value)
             editor.setToolTip(p.doc or p.name)
@@ -312,6 +312,16 @@ class Inspector(QWidget):
         doc = QLabel(f"{cls.doc}<br><br><b>in:</b> {ports}<br><b>out:</b> {outs}")
         doc.setWordWrap(True)
         form.addRow(doc)
+
+    def _resource_paths(self, spec) -> dict:
+        """name -> absolute path of the node's resources (relative ones from the patch folder)."""
+        base = self.document.base_dir
+        paths = {}
+        for name, res in spec.resources.items():
+            if isinstance(res, dict) and res.get("path"):
+                path = Path(res["path"])
+                paths[name] = path if path.is_absolute() or base is None else Path(base) / path
+        return paths
 
     def _editor_for(self, p, value) -> QWidget:
         nid = self.node_id

@@ -92,9 +92,12 @@ class RaveChunkModel:
         self.method = getattr(self.model, mode)
         for name, value in (config.get("attributes") or {}).items():
             setter = getattr(self.model, f"set_{name}", None)
-            if setter is None:
-                raise ValueError(f"the model has no attribute {name!r}")
-            setter(value)
+            if setter is None or name not in self.info["attributes"]:
+                known = ", ".join(self.info["attributes"]) or "none"
+                raise ValueError(f"the model has no attribute {name!r} (it has: {known})")
+            current = self.info["attributes"][name]
+            setter(type(current)(value) if isinstance(current, (bool, int, float)) else value)
+        self.info["attributes"] = describe_model(self.model)["attributes"]   # as set
         self.caches = cache_buffers(self.model)
         self.in_ch, self.in_ratio, self.out_ch, self.out_ratio = self.info["params"][mode]
         self.bridge = None

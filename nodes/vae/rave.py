@@ -14,6 +14,7 @@ from neuropatch.engine.trust import is_torchscript, is_trusted
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "assets" / "vae" / "tiny_rave.safetensors"
 MODES = ("forward", "encode", "decode")
 FACTORY = "neuropatch.nodes.vae.lane_model:RaveChunkModel"
+ATTR = "attr_"   # params named attr_<name> set the model's attribute <name>
 
 
 class Rave(Node):
@@ -26,6 +27,7 @@ class Rave(Node):
     ``chunk`` samples (rounded up to the model's ratio); latency = the lane's buffering
     (chunk + the worker's headroom) + the model's own delay, both in ``lane_info``.
     TorchScript files load only once trusted (``--trust FILE``, the editor's dialog).
+    Model attributes (``get_attributes()``) are params named ``attr_<name>``.
     The model's sample rate is honoured: forward resamples around the model; encode and
     decode need the patch at the model's rate (a latent frame must be a whole number of
     samples).
@@ -55,7 +57,6 @@ class Rave(Node):
 
     def __init__(self):
         super().__init__()
-        self.attributes: dict = {}
         self.lane_info: dict = {}
         self._worker = None
 
@@ -77,19 +78,34 @@ class Rave(Node):
         labels = self.lane_info.get("labels", {}).get(self.param_values["mode"])
         return ", ".join(labels[side]) if labels else ""
 
-    # ---- model attributes (get_attributes / set_<name>) ------------------------------------
+    # ---- model attributes (get_attributes / get_<name> / set_<name>) as params -----------
 
-    def get_extra_state(self) -> dict:
-        return {"attributes": dict(self.attributes)} if self.attributes else {}
+    @classmethod
+    def param_family(cls, name):
+        if name.startswith(ATTR) and len(name) > len(ATTR) and name[len(ATTR):].isidentifier():
+            attr = name[len(ATTR):]
+            return Param(name, -1e9, 1e9, 0.0, float, structural=True,
+                         doc=f"model attribute '{attr}' (the model's set_{attr}); changing it reloads the model")
+        return None
 
-    def set_extra_state(self, extra: dict) -> None:
-        attrs = extra.get("attributes", {})
-        if not isinstance(attrs, dict) or not all(isinstance(v, (int, float, bool, str)) for v in attrs.values()):
-            raise ValueError("attributes: expected an object of numbers, booleans or strings")
-        self.attributes = dict(attrs)
+    @classmethod
+    def params_for(cls, resource_paths, values=None):
+        """Declared params, then the model's attributes: from a neuropatch VAE's JSON config,
+        and any ``attr_`` param already set (a TorchScript file is not run to list them)."""
+        names = [n for n in (values or {}) if n.startswith(ATTR)]
+        path = resource_paths.get("model")
+        if path is not None and Path(path).suffix.lower() == ".safetensors":
+            try:
+                cfg = json.loads(Path(path).with_suffix(".json").read_text("utf-8"))
+                listed = cfg.get("attributes") or [k for k in ("temperature",) if k in cfg]
+                names += [ATTR + k for k in listed if ATTR + k not in names]
+            except (OSError, ValueError, AttributeError):
+                pass
+        return list(cls.params) + [cls.param_family(n) for n in names if cls.param_family(n) is not None]
 
-    def structure(self) -> dict:
-        return {**super().structure(), "attributes": dict(self.attributes)}
+    def attributes(self) -> dict:
+        """{attribute name: value} set through ``attr_<name>`` params."""
+        return {k[len(ATTR):]: v for k, v in self.param_values.items() if k.startswith(ATTR)}
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -113,7 +129,7 @@ class Rave(Node):
         p = self.param_values
         mode = p["mode"]
         config = {"path": str(path), "mode": mode, "graph_sr": ctx.sample_rate, "chunk": p["chunk"],
-                  "attributes": self.attributes, "seed": p["seed"], "threads": 1, "device": p["device"]}
+                  "attributes": self.attributes(), "seed": p["seed"], "threads": 1, "device": p["device"]}
         # the worker loads the model and states its shape; the chunk is fixed after that
         probe = self._start(ctx, config)
         info = probe.info

@@ -32,8 +32,8 @@ def patch(path: Path, mode: str, sr: int, worker: str = "thread", chunk: int = 2
     g.apply(AddNode(new_node_spec("io.audio_out", "out")))
     spec = new_node_spec("vae.rave", "r", params={"mode": mode, "worker": worker, "chunk": chunk})
     spec.resources = {"model": {"path": str(path)}}
-    if attributes:
-        spec.extra = {"attributes": attributes}
+    for name, value in (attributes or {}).items():
+        spec.params[f"attr_{name}"] = value
     g.apply(AddNode(spec))
     if mode == "decode":
         enc = new_node_spec("vae.rave", "enc", params={"mode": "encode", "worker": worker, "chunk": chunk})
@@ -101,13 +101,15 @@ def test_encode_gives_the_modules_latent_frames_and_decode_its_audio():
     assert rel_err(y[:, lat:lat + 8000], y_ref[:, :8000]) <= 1e-5
 
 
-def test_model_attributes_are_set_through_the_nodes_state():
+def test_model_attributes_are_params_named_attr():
     x = signal(1, 8192)
     y, sched = render(patch(MONO, "forward", 44100, attributes={"gain": 0.25}), x, sample_rate=44100,
                       compensate_latency=True)
     ref = oracle(MONO, "forward", x, {"gain": 0.25})
-    assert sched.nodes["r"].lane_info["attributes"]["gain"] == pytest.approx(1.0)  # the default
+    assert sched.nodes["r"].lane_info["attributes"]["gain"] == pytest.approx(0.25)  # as the model reports it
     assert rel_err(y[:, :6000], ref[:, :6000]) <= 1e-5
+    sched = compile_graph(patch(MONO, "forward", 44100, attributes={"colour": 1.0}))
+    assert "no attribute 'colour'" in sched.errors["r"] and "gain" in sched.errors["r"]
 
 
 def test_model_at_another_rate_is_resampled_in_forward_and_refused_for_latents():
