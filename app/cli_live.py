@@ -29,9 +29,10 @@ def cmd_devices(args) -> int:
 
 def _status_line(m: dict) -> str:
     errs = f"  bypassed: {', '.join(m['errors'])}" if m.get("errors") else ""
-    late = sum(v["late_chunks"] for v in (m.get("lanes") or {}).values())
-    if m.get("lanes"):
-        errs = f"  late chunks {late}" + errs
+    lanes = m.get("lanes") or {}
+    if lanes:   # per lane node: buffering + model delay (samples), late chunks
+        errs = "  lanes: " + ", ".join(f"{nid} {v['buffer_latency']}+{v['model_delay']} late {v['late_chunks']}"
+                                       for nid, v in lanes.items()) + errs
     return (f"load {m['load_avg'] * 100:5.1f}% (peak {m['load_peak'] * 100:5.1f}%)  "
             f"xruns {m['xruns']}  latency {m['latency_ms']:.1f} ms "
             f"({m['latency_samples']} samples: io {m['io_latency_ms']:.1f} ms + graph "
