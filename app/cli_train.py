@@ -1,5 +1,7 @@
-"""``neuropatch train-amp`` (LSTM amp model from a DI / re-amped pair, writes a .nam) and
-``neuropatch train-ddsp`` (DDSP decoder from solo audio, writes a .safetensors)."""
+"""``neuropatch train-amp`` (LSTM amp model from a DI / re-amped pair, writes a .nam),
+``neuropatch train-ddsp`` (DDSP decoder from solo audio, writes a .safetensors),
+``neuropatch train-vae`` (streaming VAE in the nn~ conventions, writes a .safetensors) and
+``neuropatch export-vae`` (that model as a TorchScript .ts for nn~ / vae.rave)."""
 from __future__ import annotations
 
 
@@ -50,6 +52,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_amp)
     _add_ddsp_parser(subparsers)
+    _add_vae_parsers(subparsers)
 
 
 def cmd_train_ddsp(args) -> int:
@@ -90,3 +93,85 @@ def _add_ddsp_parser(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help=".safetensors file to write (config beside it as .json)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_ddsp)
+
+
+def cmd_train_vae(args) -> int:
+    from neuropatch.engine.audiofile import read_audio
+    from neuropatch.engine.errors import NeuropatchError
+
+    if args.steps < 1 or args.batch < 1 or args.batch > 64 or args.segment_frames < 1 or args.threads < 0:
+        return fail("--steps and --segment-frames must be >= 1, --batch in [1, 64], --threads >= 0")
+    try:
+        audio, sr = read_audio(args.audio)
+    except NeuropatchError as exc:
+        return fail(f"{exc}")
+    import torch
+    from tqdm import tqdm
+
+    from neuropatch.nodes.vae.convention_model import default_config, save_model
+    from neuropatch.nodes.vae.train import describe, train_vae
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = default_config(latent_dims=args.latent_dims)
+    bar = tqdm(total=args.steps, desc="train-vae", unit="step", disable=args.quiet)
+
+    def progress(step, steps, loss):
+        bar.update(1)
+        if step % 10 == 0 or step == steps:
+            bar.set_postfix(loss=f"{loss:.3f}")
+
+    try:
+        model, config, metrics = train_vae(audio.mean(axis=0), sr, steps=args.steps, batch=args.batch,
+                                           segment_frames=args.segment_frames, lr=args.lr,
+                                           kl_weight=args.kl_weight, seed=args.seed, config=config,
+                                           progress=progress)
+    except ValueError as exc:
+        return fail(f"{exc}")
+    finally:
+        bar.close()
+    if args.name:
+        config["name"] = args.name
+    try:
+        weights, config_path = save_model(model, config, args.output)
+    except (OSError, NeuropatchError) as exc:
+        return fail(f"cannot write {args.output}: {exc}")
+    print(f"{describe(metrics)}; {metrics['steps']} steps in {metrics['train_seconds']:.0f} s -> {weights} "
+          f"(+ {config_path.name})")
+    return 0
+
+
+def cmd_export_vae(args) -> int:
+    from neuropatch.engine.errors import NeuropatchError
+    from neuropatch.nodes.vae.convention_model import export_torchscript
+
+    try:
+        out = export_torchscript(args.model, args.output)
+    except NeuropatchError as exc:
+        return fail(f"{exc}")
+    except OSError as exc:
+        return fail(f"cannot write {args.output}: {exc}")
+    print(f"{args.model} -> {out} (TorchScript for nn~ / vae.rave)")
+    return 0
+
+
+def _add_vae_parsers(subparsers) -> None:
+    p = subparsers.add_parser("train-vae", help="train a small streaming VAE (nn~ / RAVE conventions) on audio")
+    p.add_argument("--audio", required=True, help="training recording (mixed to mono; the model runs at its rate)")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--segment-frames", type=int, default=16, help="latent frames per training crop")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--kl-weight", type=float, default=0.01)
+    p.add_argument("--latent-dims", type=int, default=8)
+    p.add_argument("--name", default="", help="model name stored in the .json")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("-o", "--output", required=True, help=".safetensors file to write (config beside it as .json)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_vae)
+
+    e = subparsers.add_parser("export-vae", help="write a train-vae model as TorchScript (.ts) for nn~ (Max/Pd)")
+    e.add_argument("model", help=".safetensors written by train-vae (its .json beside it)")
+    e.add_argument("-o", "--output", required=True, help=".ts file to write")
+    e.set_defaults(func=cmd_export_vae)

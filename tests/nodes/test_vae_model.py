@@ -22,7 +22,10 @@ SHIPPED = REPO / "assets" / "vae" / "tiny_rave.safetensors"
 GUITAR = REPO / "assets" / "guitar_di_demo.flac"  # electric guitar: an instrument the model never heard
 TINY = {"frontend": {"n_fft": 256, "hop": 64, "bands": 16, "fmin": 40.0, "fmax": 16000.0},
         "encoder_strides": [2, 2], "encoder_channels": [16, 16],
-        "decoder_strides": [4, 4, 4, 4], "decoder_channels": [16, 16, 8, 8], "latent_dims": 4}
+        "decoder_strides": [4], "decoder_channels": [16], "latent_dims": 4,
+        "synth": {"hop": 64, "reference_hz": 440.0, "per_octave": 12, "fmin": 110.0, "fmax": 3520.0,
+                  "f0_max": 880.0, "harmonics": 8, "pitch_width": 0.25, "freq_resolution": 16,
+                  "noise_bands": 4, "noise_table_length": 4096, "noise_seed": 0}}
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +121,30 @@ class TestConvention:
         assert torch.equal(whole(shipped, "encode", x), mean)
 
 
+def harmonic_tone(f0, frames=48, ratio=1024, sr=48000):
+    t = np.arange(frames * ratio) / sr
+    x = sum(0.3 * 0.7 ** k * np.sin(2 * np.pi * (k + 1) * f0 * t) for k in range(10))
+    return torch.from_numpy(x.astype(np.float32))[None, None]
+
+
+class TestPitchDimension:
+    @pytest.mark.parametrize("f0", [110.0, 220.0, 330.0, 523.25])
+    def test_dimension_0_is_the_pitch_in_octaves_from_440_hz(self, shipped, f0):
+        assert "pitch" in shipped.encode_output_labels[0]
+        z = whole(shipped, "encode", harmonic_tone(f0))
+        np.testing.assert_allclose(z[0, 0, 4:].numpy(), np.log2(f0 / 440.0), atol=0.01)
+
+    @pytest.mark.parametrize("f0", [110.0, 330.0])
+    def test_decoding_keeps_the_pitch_and_adding_to_dimension_0_transposes(self, shipped, f0):
+        z = whole(shipped, "encode", harmonic_tone(f0))
+        fifth = z.clone()
+        fifth[:, 0] += 7 / 12
+        again = whole(shipped, "encode", whole(shipped, "decode", z))
+        up = whole(shipped, "encode", whole(shipped, "decode", fifth))
+        assert abs(float(again[0, 0, 4:].median()) - np.log2(f0 / 440.0)) < 0.02
+        assert abs(float(up[0, 0, 4:].median()) - (np.log2(f0 / 440.0) + 7 / 12)) < 0.02
+
+
 class TestQuality:
     def test_reconstructs_unseen_guitar_better_than_trivial_baselines(self, shipped):
         audio, sr = guitar()
@@ -157,7 +184,7 @@ class TestFiles:
         config = json.loads(SHIPPED.with_suffix(".json").read_text())
         config["decoder_channels"][-1] += 1
         (tmp_path / "m.json").write_text(json.dumps(config))
-        with pytest.raises(ModelFormatError, match=r"m\.safetensors.*decoder\.blocks\.4"):
+        with pytest.raises(ModelFormatError, match=r"m\.safetensors.*decoder\.inp\.conv\.weight.*expected shape"):
             load_convention_model(tmp_path / "m.safetensors")
 
     def test_bad_config_value_names_the_key(self, tmp_path):
@@ -208,14 +235,18 @@ class TestTraining:
 
     def test_same_seed_same_weights(self):
         config = default_config(**TINY)
-        runs = [train_vae(self.tone(), 48000, steps=3, batch=2, segment_frames=4, config=config, seed=5)[0]
+        runs = [train_vae(self.tone(), 48000, steps=3, batch=2, segment_frames=8, config=config, seed=5)[0]
                 for _ in range(2)]
         for (name, a), b in zip(runs[0].state_dict().items(), runs[1].state_dict().values()):
             assert torch.equal(a, b), name
 
     def test_build_model_rejects_a_config_naming_the_key(self):
-        with pytest.raises(ValueError, match="config.decoder_strides"):
-            build_model(default_config(decoder_strides=[4, 4]))
+        with pytest.raises(ValueError, match=r"config\.ratio.*decoder_strides"):
+            build_model(default_config(decoder_strides=[2], decoder_channels=[8]))
+
+    def test_segments_shorter_than_the_largest_fft_are_refused(self):
+        with pytest.raises(ValueError, match="segment"):
+            train_vae(self.tone(), 48000, steps=1, segment_frames=4, config=default_config(**TINY))
 
     def test_cli_trains_and_exports(self, cli, tmp_path):
         import soundfile as sf
