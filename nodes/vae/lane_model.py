@@ -38,17 +38,30 @@ def cache_buffers(model) -> list:
 
 
 def model_sample_rate(model) -> int:
-    """``sr`` attribute (nn-tilde 1.5 exports) or ``get_sample_rate()`` (1.6)."""
+    """``get_sample_rate()`` (nn-tilde 1.6; -1 when unset) or the int attribute ``sr``
+    (1.5-era RAVE exports). Never ``set_sample_rate``: nn~ 1.6 hosts overwrite it."""
     if hasattr(model, "get_sample_rate"):
-        return int(model.get_sample_rate())
-    if hasattr(model, "sr"):
+        sr = int(model.get_sample_rate())
+        if sr > 0:
+            return sr
+    if getattr(model, "sr", None) is not None:
         return int(model.sr)
     raise ValueError("the model states no sample rate (neither get_sample_rate() nor sr)")
 
 
+def _scalar(value):
+    """Attribute getters return a scalar (1.5-era) or a one-element tuple/list (1.6)."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, (int, float, bool, str)) else None
+
+
 def describe_model(model) -> dict:
     """Plain data: methods with [in_ch, in_ratio, out_ch, out_ratio] and labels, sr, attributes."""
-    methods = [str(m) for m in model.get_methods()]
+    if hasattr(model, "get_methods"):
+        methods = [str(m) for m in model.get_methods()]
+    else:   # as nn~ does: every method with a <method>_params table
+        methods = [m for m in ("forward", "encode", "decode", "prior") if hasattr(model, f"{m}_params")]
     params, labels = {}, {}
     for m in methods:
         buf = getattr(model, f"{m}_params", None)
@@ -63,9 +76,10 @@ def describe_model(model) -> dict:
     attributes = {}
     if hasattr(model, "get_attributes"):
         for name in model.get_attributes():
+            if name == "none":      # nn-tilde 1.5's placeholder entry
+                continue
             getter = getattr(model, f"get_{name}", None)
-            value = getter() if getter is not None else None
-            attributes[str(name)] = value if isinstance(value, (int, float, bool, str)) else None
+            attributes[str(name)] = _scalar(getter()) if getter is not None else None
     return {"methods": methods, "params": params, "labels": labels, "sr": model_sample_rate(model),
             "attributes": attributes}
 
