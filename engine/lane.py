@@ -425,8 +425,9 @@ class Lane:
             m = min(n - i, c - off)
             slot = (self.base + k) % slots
             for name in self.audio_in:
-                x = ins[name]
-                lay.inputs[name][slot, : x.shape[0], off:off + m] = x[:, i:i + m]
+                x, dest = ins[name], lay.inputs[name]
+                rows = min(x.shape[0], dest.shape[1])   # the model's channels come first
+                dest[slot, :rows, off:off + m] = x[:rows, i:i + m]
             if off + m == c:
                 self._submit(self.base + k)
             i += m

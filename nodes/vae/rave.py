@@ -155,7 +155,8 @@ class Rave(Node):
         inputs = self._port_layout(ctx, "in", mode != "decode", in_ch, ratio, check=True)
         outputs = self._port_layout(ctx, "out", mode != "encode", out_ch, ratio)
         model_delay = int(info.get("bridge_delay", 0))
-        ctx.lane = LaneRequest(probe, chunk, ctx.block_size, inputs, outputs, model_delay=model_delay)
+        ctx.lane = self._request = LaneRequest(probe, chunk, ctx.block_size, inputs, outputs,
+                                               model_delay=model_delay)
         self.latency_samples = ctx.lane.buffer_latency + model_delay
         self.lane_info = dict(info, chunk=chunk, buffer_latency=ctx.lane.buffer_latency,
                               model_delay=model_delay, worker=probe.kind)
@@ -182,6 +183,12 @@ class Rave(Node):
             raise NodeConfigError(ctx.node_id, f"input '{port}' is a latent of {spec.bins} dims every "
                                   f"{spec.hop} samples; the model decodes {channels} dims every {ratio} samples")
         return {port: ("latent", channels, ratio)}
+
+    def reset(self):
+        super().reset()
+        request = getattr(self, "_request", None)
+        if request is not None and request.lane is not None:
+            request.lane.reset()
 
     def process(self, ins, outs, n):
         raise RuntimeError("vae.rave runs in the inference lane; the engine calls its lane")

@@ -121,10 +121,12 @@ def test_model_at_another_rate_is_resampled_in_forward_and_refused_for_latents()
     assert "44100 Hz" in sched.errors["r"] and "encode" in sched.errors["r"]
 
 
-def test_untrusted_torchscript_never_loads_in_render_validate_or_run(cli, tmp_path):
+def test_untrusted_torchscript_never_loads_in_render_validate_or_run(cli, tmp_path, monkeypatch):
     """Loading marker_on_load.ts writes ./np_marker_loaded: no entry point may get there
     before the file is trusted; once trusted, the marker proves the file really loads."""
     from neuropatch.engine.patch import save_patch
+
+    monkeypatch.setenv("NEUROPATCH_TRUST_FILE", str(tmp_path / "own_trust.json"))  # nothing trusted yet
 
     model = tmp_path / "m.ts"
     model.write_bytes(MARKER.read_bytes())
