@@ -378,6 +378,7 @@ class Lane:
         self.submit_time = np.zeros(self.slots, np.float64)
         self.realtime = False
         self.late_chunks = 0
+        self._typical_wait = 0.0   # s, offline: how long a chunk usually takes once waited for
         self._counted = -1
         self._watch = -1          # health(): the chunk being timed and since when (perf_counter s)
         self._watch_since = 0.0
@@ -495,6 +496,8 @@ class Lane:
         """Offline: wait for chunk `gid` (or for the worker to fail)."""
         lay, slot = self.layout, gid % self.slots
         start = time.perf_counter()
+        if lay.slot_done[slot] != gid and self._typical_wait > 0.0:
+            time.sleep(0.8 * self._typical_wait)   # most of the usual wait in one sleep
         sleep = 0.0
         while lay.slot_done[slot] != gid:
             if self.worker.poll_error() is not None:
@@ -503,6 +506,9 @@ class Lane:
                 raise LaneFailure(f"model worker hung: no result after {time.perf_counter() - start:.0f} s")
             time.sleep(sleep)
             sleep = min(0.002, sleep + 0.0001)
+        waited = time.perf_counter() - start
+        if waited > 1e-4:   # a chunk that was not ready: remember how long that takes
+            self._typical_wait = waited if self._typical_wait == 0.0 else 0.7 * self._typical_wait + 0.3 * waited
         return True
 
     # ---- control side --------------------------------------------------------------------

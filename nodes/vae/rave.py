@@ -124,6 +124,9 @@ class Rave(Node):
             return {"error": str(exc)}
 
     def prepare(self, ctx):
+        if self._worker is not None:     # prepared again on this instance (a feedback pass)
+            self._worker.close()
+            self._worker = self._request = None
         check_resource_files(self, ctx.node_id)    # TorchScript: refused here unless trusted
         path = self.resource_paths["model"]
         p = self.param_values
