@@ -15,9 +15,10 @@ import numpy as np
 from .errors import CompileError, CycleError, NeuropatchError, StreamTypeError
 from .graph import Edge, Graph, NodeSpec
 from .node import HostIO, Node, PrepareContext, zero_outputs
+from .lane import attach_lanes
 from .placeholder import Placeholder
 from .registry import Registry, default_registry
-from .resources import resource_sha256  # noqa: F401  (public here since v1)
+from .resources import resource_sha256
 from .subpatch import flatten
 from .trust import UntrustedModelError
 from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
@@ -494,7 +495,7 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
                 if node is (reuse_nodes or {}).get(nid):
                     # would need prepare: a fresh instance, the running one stays untouched
                     node = nodes[nid] = instantiate(graph.nodes[nid], registry, graph, base_dir, None)
-                _run_hook(node, lambda c, _n=node: _n._prepare(c), ctx, strict, errors, "failed to prepare")
+                _run_hook(node, node._prepare, ctx, strict, errors, "failed to prepare")
                 prepared.add(nid)
             if ctx.lane is not None and node.error is None:
                 lanes[nid] = ctx.lane
@@ -571,8 +572,7 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
                      out_specs, out_buffers, notes, errors, path_latency, prepared=prepared,
                      check_only=check_only, lane_requests=lanes)
     if not check_only:
-        from .lane import attach_lanes
-        attach_lanes(sched, previous)
+        attach_lanes(sched)
     return sched
 
 

@@ -542,7 +542,7 @@ class LaneFailure(RuntimeError):
     """Raised on the audio side (offline only) when the lane's worker failed."""
 
 
-def attach_lanes(schedule, previous=None) -> None:
+def attach_lanes(schedule) -> None:
     """Give every step whose node asked for a lane its :class:`Lane` (a surviving node keeps
     its running lane and state)."""
     for step in schedule.node_steps:

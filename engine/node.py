@@ -145,6 +145,7 @@ class Node:
         self.block_size = 0
         self.error: str | None = None
         self._smoothers: dict = {}
+        self._lane_request = None
 
     # ---- declaration helpers -------------------------------------------------------------
 
@@ -288,7 +289,9 @@ class Node:
         self.block_size = ctx.block_size
         self.latency_samples = 0
         self._make_smoothers(ctx.sample_rate)
+        self._lane_request = None
         self.prepare(ctx)
+        self._lane_request = ctx.lane   # its lane (attached by the compiler) resets with the node
 
     def prepare(self, ctx: PrepareContext) -> None:
         """Allocate buffers and state for ``ctx.sample_rate`` / ``ctx.block_size``; set
@@ -331,6 +334,9 @@ class Node:
         """Clear history/hidden state: the next block sounds as right after prepare()."""
         for name, sm in self._smoothers.items():
             sm.jump(self.param_to_internal(name, self.param_values[name]))
+        request = self._lane_request
+        if request is not None and request.lane is not None:
+            request.lane.reset()
 
     def housekeeping(self) -> None:
         """Called periodically off the audio path while running live (the engine's control

@@ -122,9 +122,7 @@ class Runtime:
             if isinstance(step, NodeStep):
                 if step.bypassed:      # failed prepare or raised: never called again
                     continue
-                step.node.reset()
-                if step.lane is not None:
-                    step.lane.reset()
+                step.node.reset()     # resets the node's lane too
             elif hasattr(step, "reset"):
                 step.reset()
 

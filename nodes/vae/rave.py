@@ -126,7 +126,7 @@ class Rave(Node):
     def prepare(self, ctx):
         if self._worker is not None:     # prepared again on this instance (a feedback pass)
             self._worker.close()
-            self._worker = self._request = None
+            self._worker = None
         check_resource_files(self, ctx.node_id)    # TorchScript: refused here unless trusted
         path = self.resource_paths["model"]
         p = self.param_values
@@ -158,8 +158,7 @@ class Rave(Node):
         inputs = self._port_layout(ctx, "in", mode != "decode", in_ch, ratio, check=True)
         outputs = self._port_layout(ctx, "out", mode != "encode", out_ch, ratio)
         model_delay = int(info.get("bridge_delay", 0))
-        ctx.lane = self._request = LaneRequest(probe, chunk, ctx.block_size, inputs, outputs,
-                                               model_delay=model_delay)
+        ctx.lane = LaneRequest(probe, chunk, ctx.block_size, inputs, outputs, model_delay=model_delay)
         self.latency_samples = ctx.lane.buffer_latency + model_delay
         self.lane_info = dict(info, chunk=chunk, buffer_latency=ctx.lane.buffer_latency,
                               model_delay=model_delay, worker=probe.kind)
@@ -186,12 +185,6 @@ class Rave(Node):
             raise NodeConfigError(ctx.node_id, f"input '{port}' is a latent of {spec.bins} dims every "
                                   f"{spec.hop} samples; the model decodes {channels} dims every {ratio} samples")
         return {port: ("latent", channels, ratio)}
-
-    def reset(self):
-        super().reset()
-        request = getattr(self, "_request", None)
-        if request is not None and request.lane is not None:
-            request.lane.reset()
 
     def process(self, ins, outs, n):
         raise RuntimeError("vae.rave runs in the inference lane; the engine calls its lane")
