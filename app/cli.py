@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -179,7 +178,7 @@ def cmd_render(args) -> int:
     return 0
 
 
-# ---- validate / nodes ----------------------------------------------------------------------
+# ---- validate ----------------------------------------------------------------------
 
 
 def cmd_validate(args) -> int:
@@ -202,25 +201,6 @@ def cmd_validate(args) -> int:
         print(_one_line(f"warning: {args.patch}: node '{nid}': {msg}"), file=sys.stderr)
     print(f"{args.patch}: ok ({len(graph.nodes)} nodes, {len(graph.edges)} edges, "
           f"latency {schedule.latency_samples} samples)")
-    return 0
-
-
-def cmd_nodes(args) -> int:
-    from neuropatch.engine import default_registry
-
-    reg = default_registry()
-    descs = [cls.describe() for cls in reg.classes()]
-    if args.json:
-        print(json.dumps(descs, indent=2, default=str))
-        return 0
-    for d in descs:
-        ins = ", ".join(f"{p['name']}:{p['kind']}" for p in d["inputs"]) or "-"
-        outs = ", ".join(f"{p['name']}:{p['kind']}" for p in d["outputs"]) or "-"
-        print(f"{d['type']:<22} in [{ins}]  out [{outs}]")
-        for p in d["params"]:
-            rng = f" [{p['min']}..{p['max']}]" if "min" in p else ""
-            ch = f" {p['choices']}" if "choices" in p else ""
-            print(f"    {p['name']} = {p['default']!r}{rng}{ch} {p.get('unit', '')}".rstrip())
     return 0
 
 
@@ -249,10 +229,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_trust_argument(v)
     v.set_defaults(func=cmd_validate)
 
-    n = sub.add_parser("nodes", help="list node types")
-    n.add_argument("--json", action="store_true")
-    n.set_defaults(func=cmd_nodes)
-
     for extra in _extra_commands():
         extra(sub)
     return ap
@@ -263,7 +239,9 @@ def _extra_commands():
     import importlib
 
     found = []
-    for mod in ("neuropatch.app.cli_live", "neuropatch.app.cli_train", "neuropatch.app.cli_bundle"):
+    for mod in ("neuropatch.app.cli_nodes", "neuropatch.app.cli_live", "neuropatch.app.cli_train",
+                "neuropatch.app.cli_bundle", "neuropatch.app.cli_batch", "neuropatch.app.cli_examples",
+                "neuropatch.app.cli_warm"):
         try:
             found.append(importlib.import_module(mod).add_parser)
         except ModuleNotFoundError as exc:
@@ -287,6 +265,11 @@ def main(argv=None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `neuropatch nodes | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
