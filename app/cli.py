@@ -54,13 +54,22 @@ def _check_render_args(args, graph) -> str | None:
     return None
 
 
-def _load(patch: str):
-    from neuropatch.engine import PatchError, load_patch
+def load_patch_arg(arg: str):
+    """Load a patch argument, a patch file or a bundle (unpacked in the bundle cache).
+
+    Returns (graph, the folder its resources are relative to, None) or (None, None, error line).
+    """
+    from neuropatch.engine import NeuropatchError, PatchError, load_patch
+    from neuropatch.engine.bundle_cache import is_bundle, patch_file
 
     try:
-        return load_patch(patch), None
+        path = patch_file(arg)
+        return load_patch(path), path.resolve().parent, None
     except PatchError as exc:
-        return None, f"{exc.file or patch}: {exc}"
+        where = f"{arg} (bundle): {Path(exc.file).name}" if is_bundle(arg) and exc.file else (exc.file or arg)
+        return None, None, f"{where}: {exc}"
+    except NeuropatchError as exc:
+        return None, None, str(exc)
 
 
 # ---- trust -------------------------------------------------------------------------------
@@ -97,7 +106,7 @@ def cmd_render(args) -> int:
     from neuropatch.engine.render import render
     from neuropatch.engine.resample import resample
 
-    graph, err = _load(args.patch)
+    graph, base_dir, err = load_patch_arg(args.patch)
     if err:
         return fail(err)
     err = trust_files(args)
@@ -122,7 +131,7 @@ def cmd_render(args) -> int:
     try:
         schedule = compile_graph(graph, sample_rate=sr, block_size=block,
                                  in_channels=audio_in.shape[0] if audio_in is not None else 1,
-                                 base_dir=Path(args.patch).resolve().parent)
+                                 base_dir=base_dir)
     except NeuropatchError as exc:
         return fail(f"{args.patch}: {exc}")
     for note in schedule.notes:
@@ -184,7 +193,7 @@ def cmd_render(args) -> int:
 def cmd_validate(args) -> int:
     from neuropatch.engine import NeuropatchError, compile_graph
 
-    graph, err = _load(args.patch)
+    graph, base_dir, err = load_patch_arg(args.patch)
     if err:
         return fail(err)
     err = trust_files(args)
@@ -192,7 +201,7 @@ def cmd_validate(args) -> int:
         return fail(err)
     try:
         # check-only: types, shapes and resources, without loading models or opening files
-        schedule = compile_graph(graph, base_dir=Path(args.patch).resolve().parent, check_only=True)
+        schedule = compile_graph(graph, base_dir=base_dir, check_only=True)
     except NeuropatchError as exc:
         return fail(f"{args.patch}: $: {exc}")
     for note in schedule.notes:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from neuropatch.app.cli import fail
 
@@ -40,22 +39,19 @@ def _status_line(m: dict) -> str:
 
 
 def cmd_run(args) -> int:
-    from neuropatch.engine import PatchError, load_patch
+    from neuropatch.engine import NeuropatchError, compile_graph
     from neuropatch.engine.live import EngineClient, LiveAudioError
 
-    from neuropatch.engine import NeuropatchError, compile_graph
+    from .cli import load_patch_arg, trust_files
 
-    from .cli import trust_files
-
-    try:
-        graph = load_patch(args.patch)
-    except PatchError as exc:
-        return fail(f"{exc.file or args.patch}: {exc}")
+    graph, base_dir, err = load_patch_arg(args.patch)
+    if err:
+        return fail(err)
     err = trust_files(args)
     if err:
         return fail(err)
     try:  # refuse what cannot run (untrusted TorchScript...) before any audio device opens
-        compile_graph(graph, base_dir=Path(args.patch).resolve().parent, check_only=True)
+        compile_graph(graph, base_dir=base_dir, check_only=True)
     except NeuropatchError as exc:
         return fail(f"{args.patch}: {exc}")
     sr = args.sr or int(graph.settings.get("sample_rate", 48000))
@@ -69,7 +65,7 @@ def cmd_run(args) -> int:
     except LiveAudioError as exc:
         return fail(f"{exc}")
     try:
-        client.load(graph, Path(args.patch).resolve().parent)
+        client.load(graph, base_dir)
         client.sync()
         m = client.meters()
         if m.get("compile_error"):

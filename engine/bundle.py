@@ -48,7 +48,7 @@ def write_bundle(patch_path: str | Path, out_path: str | Path, registry=None) ->
     sources: dict[str, Path] = {}
     by_hash: dict[str, str] = {}
     doc = graph_to_dict(graph)
-    for node_id, name, res in _resource_dicts(doc):  # nodes inside subpatches included
+    for node_id, name, res in resource_dicts(doc):  # nodes inside subpatches included
         rel = Path(res["path"]).expanduser()
         src = rel if rel.is_absolute() else base / rel
         where = f"node '{node_id}' resource '{name}'"
@@ -103,7 +103,7 @@ def _first_link(path: Path, base: Path | None) -> Path | None:
     return None
 
 
-def _resource_dicts(doc):
+def resource_dicts(doc):
     """(node id, resource name, resource dict) for every resource in a patch document,
     nodes inside subpatches included."""
     if isinstance(doc, dict):
@@ -113,10 +113,10 @@ def _resource_dicts(doc):
                     yield doc["id"], name, res
         for key, value in doc.items():
             if key != "resources":
-                yield from _resource_dicts(value)
+                yield from resource_dicts(value)
     elif isinstance(doc, list):
         for value in doc:
-            yield from _resource_dicts(value)
+            yield from resource_dicts(value)
 
 
 def _safe_member(name: str) -> PurePosixPath:
@@ -185,7 +185,7 @@ def open_bundle(bundle_path: str | Path, dest: str | Path) -> Path:
             patch_doc = json.loads(patch_bytes.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, RecursionError):
             patch_doc = None  # not a patch: the loader reports it with its JSON path
-        for node_id, name, res in _resource_dicts(patch_doc):
+        for node_id, name, res in resource_dicts(patch_doc):
             rpath = res.get("path")
             if not isinstance(rpath, str) or rpath not in files:
                 raise BundleError(f"{patch_name}: node {node_id[:60]!r} resource {name[:60]!r} points "

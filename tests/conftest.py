@@ -9,6 +9,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.par
 # the TorchScript trust store of this test session (never the user's)
 os.environ["NEUROPATCH_TRUST_FILE"] = os.path.join(__import__("tempfile").mkdtemp(prefix="np-trust-"),
                                                    "trusted_models.json")
+# the bundle cache of this test session (never the user's)
+os.environ["NEUROPATCH_BUNDLE_CACHE"] = __import__("tempfile").mkdtemp(prefix="np-bundles-")
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,6 @@
 """The editor window: canvas, palette, inspector, files, undo, transport, recovery."""
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox)
 
 from neuropatch.engine import CompileError, Graph, PatchError, compile_graph, load_patch
+from neuropatch.engine.bundle_cache import is_bundle
 from neuropatch.engine.patch import graph_from_dict, graph_to_dict, save_patch
 
 from .canvas import PatchScene, PatchView
@@ -37,11 +37,10 @@ FILE_NODE_HINTS = {
 }
 
 
-def bundles_dir() -> Path:
-    """Where opened bundles are extracted (beside the recovery folder)."""
-    from .recovery import recovery_dir
+def _in_bundle_cache(path: Path) -> bool:
+    from neuropatch.engine.bundle_cache import bundle_cache_dir
 
-    return recovery_dir().parent / "bundles"
+    return Path(path).resolve().is_relative_to(bundle_cache_dir().resolve())
 
 
 def settings() -> QSettings:
@@ -241,8 +240,11 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if ask_save and not self.maybe_save():
             return False
-        if path.suffix.lower() == ".npbundle":
+        if is_bundle(path):
             return self._open_bundle(path)
+        return self._open_patch(path, recent=path)
+
+    def _open_patch(self, path: Path, recent: Path) -> bool:
         t0 = time.perf_counter()
         try:
             graph = load_patch(path, self.registry)
@@ -254,7 +256,7 @@ class MainWindow(QMainWindow):
         self.recovery.clear()
         self.problems = [f"node '{nid}': unknown node type {spec.type!r} (kept as a placeholder)"
                          for nid, spec in graph.nodes.items() if spec.raw is not None]
-        self.add_recent(path)
+        self.add_recent(recent)
         self.view.frame_all()
         self.status(f"opened {path.name}: {len(graph.nodes)} nodes, {len(graph.edges)} cables "
                     f"in {1000 * (time.perf_counter() - t0):.0f} ms")
@@ -262,31 +264,27 @@ class MainWindow(QMainWindow):
         return True
 
     def _open_bundle(self, path: Path) -> bool:
-        """Verify and extract a bundle into the per-user bundle folder, then open its patch."""
-        from neuropatch.engine.bundle import open_bundle
+        """Verify the bundle, unpack it into the bundle cache (once), open its patch there.
+        The recent-files list keeps the bundle; saving asks where (never into the cache)."""
+        from neuropatch.engine.bundle_cache import unpack_cached
         from neuropatch.engine.errors import NeuropatchError
 
         try:
-            digest = file_sha256(path)[:12]
-        except OSError as exc:
-            self.report_error("Cannot open bundle", f"{path}: {exc.strerror or exc}")
-            return False
-        dest = bundles_dir() / f"{path.stem}-{digest}"
-        try:
-            patch_file = open_bundle(path, dest)
-        except (NeuropatchError, OSError) as exc:
+            patch_file = unpack_cached(path)
+        except NeuropatchError as exc:
             self.report_error("Cannot open bundle", str(exc))
             return False
-        return self.open_path(patch_file, ask_save=False)
+        return self._open_patch(patch_file, recent=path)
 
     def save(self) -> bool:
-        if self.doc.path is None:
+        if self.doc.path is None or _in_bundle_cache(self.doc.path):
             return self.save_as()
         return self._write(self.doc.path)
 
     def save_as(self, path=None) -> bool:
         if path is None:
-            start = str(self.doc.path or (Path.cwd() / "untitled.json"))
+            start = str(self.doc.path if self.doc.path and not _in_bundle_cache(self.doc.path)
+                        else Path.cwd() / (self.doc.path.name if self.doc.path else "untitled.json"))
             chosen, _ = QFileDialog.getSaveFileName(self, "Save patch", start, "Patches (*.json)")
             if not chosen:
                 return False
@@ -297,8 +295,17 @@ class MainWindow(QMainWindow):
         return self._write(path)
 
     def _write(self, path: Path) -> bool:
+        from neuropatch.engine.errors import NeuropatchError
+        from neuropatch.engine.relocate import relocate_resources
+
         try:
+            if self.doc.base_dir is not None:  # keep resource paths valid from the new folder
+                relocate_resources(self.doc.graph, self.doc.base_dir, path.parent,
+                                   copy=_in_bundle_cache(self.doc.path))
             save_patch(self.doc.graph, path)
+        except NeuropatchError as exc:
+            self.report_error("Cannot save patch", str(exc))
+            return False
         except OSError as exc:
             self.report_error("Cannot save patch", f"{path}: {exc.strerror or exc}")
             return False
@@ -528,7 +535,7 @@ class MainWindow(QMainWindow):
         x, y = round(scene_pos.x()), round(scene_pos.y())
         for path in paths:
             path = Path(path)
-            if path.suffix.lower() == ".npbundle" or self._is_patch(path):
+            if is_bundle(path) or self._is_patch(path):
                 self.open_path(path)
                 return added
             node_id = self.add_file_node(path, (x, y))

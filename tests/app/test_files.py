@@ -159,3 +159,48 @@ def test_editor_main_opens_the_given_patch(monkeypatch, qapp):
     (w, path), = opened
     assert path == str(src) and w.doc.path == src
     w.close()
+
+
+def test_a_bundle_opened_in_the_editor_is_remembered_as_the_bundle_and_saved_elsewhere_whole(
+        window, tmp_path, monkeypatch):
+    from neuropatch.engine import compile_graph, load_patch
+    from neuropatch.engine.bundle import write_bundle
+    from neuropatch.engine.bundle_cache import bundle_cache_dir
+
+    src = tmp_path / "src"
+    src.mkdir()
+    sf.write(src / "loop.wav", np.full(480, 0.25, np.float32), 48000)
+    window.doc.add_node("io.file_player", (0, 0), resources={"file": {"path": "loop.wav"}})
+    window.save_as(src / "p.json")
+    write_bundle(src / "p.json", tmp_path / "shared.npbundle")
+    window.new_patch()
+    assert window.open_path(tmp_path / "shared.npbundle")
+    assert window.recent_files()[0] == str((tmp_path / "shared.npbundle").resolve())
+    assert window.doc.path.resolve().is_relative_to(bundle_cache_dir().resolve())
+
+    asked = []
+    target = tmp_path / "mine" / "kept.json"
+    target.parent.mkdir()
+    monkeypatch.setattr("neuropatch.app.editor.main_window.QFileDialog.getSaveFileName",
+                        lambda *a, **k: asked.append(a) or (str(target), ""))
+    assert window.save()  # never into the cache: asks where
+    assert asked and window.doc.path == target
+    saved = load_patch(target)
+    (spec,) = saved.nodes.values()
+    assert (target.parent / spec.resources["file"]["path"]).is_file()
+    sched = compile_graph(saved, base_dir=target.parent)
+    assert sched.errors == {}
+
+
+def test_save_as_into_another_folder_keeps_relative_resources_pointing_at_the_same_files(window, tmp_path):
+    from neuropatch.engine import load_patch
+
+    (tmp_path / "a" / "media").mkdir(parents=True)
+    sf.write(tmp_path / "a" / "media" / "loop.wav", np.zeros(480, np.float32), 48000)
+    window.doc.add_node("io.file_player", (0, 0), resources={"file": {"path": "media/loop.wav"}})
+    window.save_as(tmp_path / "a" / "p.json")
+    (tmp_path / "b" / "deeper").mkdir(parents=True)
+    window.save_as(tmp_path / "b" / "deeper" / "p.json")
+    (spec,) = load_patch(tmp_path / "b" / "deeper" / "p.json").nodes.values()
+    assert spec.resources["file"]["path"] == "../../a/media/loop.wav"
+    assert not (tmp_path / "b" / "deeper" / "media").exists()  # rewritten, not copied
