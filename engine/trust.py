@@ -19,11 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from neuropatch.assets import path as shipped_path
+
 from .errors import ResourceError
 from .resources import resource_sha256
 
 TORCHSCRIPT_SUFFIXES = (".ts", ".torchscript", ".pt", ".jit")
-_SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "trusted.json"
+_SHIPPED = shipped_path("trusted.json")   # optional; absent means no shipped TorchScript
 
 
 class UntrustedModelError(ResourceError):

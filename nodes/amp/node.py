@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuropatch.assets import path as shipped_path
 from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.errors import NeuropatchError, ResourceError
 from neuropatch.engine.node import Resource
@@ -15,7 +16,7 @@ from .lstm_kernels import LinearProgram, LSTMProgram
 from .nam_format import LinearSpec, LSTMSpec, WaveNetSpec, load_model
 from .resampler import RateBridge
 
-FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "nodes" / "data" / "amp" / "lstm_07.nam"
+SHIPPED_MODEL = shipped_path("amp", "fluid_crunch.nam")   # LSTM-16 crunch amp (assets/README.md)
 
 
 def build_program(spec, max_block: int):
@@ -66,7 +67,7 @@ class NamAmp(Node):
 
     @classmethod
     def contract_setup(cls, tmp_dir):
-        return {"resources": {"model": str(FIXTURE)}}
+        return {"resources": {"model": str(SHIPPED_MODEL)}}
 
     @classmethod
     def resource_info(cls, name, path):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuropatch.assets import path as shipped_path
 from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.errors import NeuropatchError, NodeConfigError, ResourceError
 from neuropatch.engine.node import Resource
@@ -13,7 +14,7 @@ from neuropatch.engine.streams import StreamSpec
 from .kernels import synth_block
 from .model import load_model, noise_tables
 
-SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "assets" / "ddsp" / "violin.safetensors"
+SHIPPED_MODEL = shipped_path("ddsp", "violin.safetensors")
 DEFAULT_HOP = 256
 
 

@@ -5,13 +5,14 @@ import json
 import math
 from pathlib import Path
 
+from neuropatch.assets import path as shipped_path
 from neuropatch.engine import Node, NodeConfigError, Param, Port, Resource, StreamSpec
 from neuropatch.engine.errors import ResourceError
 from neuropatch.engine.lane import LaneError, LaneRequest, LaneWorker
 from neuropatch.engine.resources import check_resource_files, resource_sha256
 from neuropatch.engine.trust import is_torchscript, is_trusted
 
-SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "assets" / "vae" / "tiny_rave.safetensors"
+SHIPPED_MODEL = shipped_path("vae", "tiny_rave.safetensors")
 MODES = ("forward", "encode", "decode")
 FACTORY = "neuropatch.nodes.vae.lane_model:RaveChunkModel"
 ATTR = "attr_"   # params named attr_<name> set the model's attribute <name>
