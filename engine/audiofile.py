@@ -10,21 +10,33 @@ from .errors import AudioFileError
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read wav/flac/ogg/... -> (float32 [channels, samples], sample_rate)."""
-    import soundfile as sf
-
     path = Path(path)
     if not path.exists():
         raise AudioFileError(f"{path}: no such audio file")
     if path.is_dir():
         raise AudioFileError(f"{path}: is a directory, not an audio file")
+    return _decode(str(path), path)
+
+
+def read_audio_bytes(data: bytes, name: str | Path) -> tuple[np.ndarray, int]:
+    """:func:`read_audio` of a file's bytes (`name` is the file it came from, for errors)."""
+    import io
+
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(source, name) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        data, sr = sf.read(source, dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        raise AudioFileError(f"{path}: cannot read audio ({exc})") from None
+        why = str(exc).replace(repr(source), f"'{name}'")  # a BytesIO's repr says nothing
+        raise AudioFileError(f"{name}: cannot read audio ({why})") from None
     if data.shape[0] == 0:
-        raise AudioFileError(f"{path}: audio file has no samples")
+        raise AudioFileError(f"{name}: audio file has no samples")
     if not np.all(np.isfinite(data)):
-        raise AudioFileError(f"{path}: audio contains NaN or infinite samples")
+        raise AudioFileError(f"{name}: audio contains NaN or infinite samples")
     return np.ascontiguousarray(data.T), int(sr)
 
 

@@ -123,6 +123,10 @@ class Node:
     prepare_does_io: bool = False
     #: The model runs in the inference lane (prepare sets ``ctx.lane``).
     uses_lane: bool = False
+    #: A sink whose ``finish()`` writes one file per render: ``"audio"`` ([channels, samples]
+    #: float32 from ``result()``) or ``"npy"`` (any array from ``result()``). Batch renders
+    #: store ``result()`` beside each input's output instead of calling ``finish()``.
+    file_output: str | None = None
     #: Samples the registry-wide contract tests feed (lower it for slow models).
     contract_samples: int = 4096
 
@@ -183,7 +187,7 @@ class Node:
         resources, capabilities)."""
         node = cls()
         caps = {name: getattr(cls, name) for name in ("host_input", "host_output", "breaks_feedback",
-                                                      "prepare_does_io") if getattr(cls, name)}
+                                                      "prepare_does_io", "file_output") if getattr(cls, name)}
         if cls.bypass_routes:
             caps["bypass_routes"] = [list(r) for r in cls.bypass_routes]
         if cls.uses_lane:

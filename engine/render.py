@@ -14,7 +14,8 @@ from .runtime import Runtime
 def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = None,
            block_size: int | None = None, seconds: float | None = None, base_dir: str | Path | None = None,
            compensate_latency: bool = True, progress=None, registry=None,
-           schedule: Schedule | None = None, warm_up: bool = True) -> tuple[np.ndarray, Schedule]:
+           schedule: Schedule | None = None, warm_up: bool = True,
+           finish: bool = True) -> tuple[np.ndarray, Schedule]:
     """Render `graph` offline.
 
     audio_in: float32 [channels, samples] at the graph rate, or None (silence).
@@ -25,6 +26,8 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
     graph is warmed up.
     warm_up: run one block of silence and reset every node before rendering, so kernel
     compilation (numba, first run only) happens before the first reported progress.
+    finish: end the render (nodes ``finish()``: recorders write; lanes stop). Without it the
+    schedule stays ready for another render (batch: one schedule, many inputs).
     Returns (float32 [out_channels, samples], the schedule used).
     """
     if schedule is None:
@@ -61,7 +64,8 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
         pos += n
         if progress is not None:
             progress(pos, total)
-    finish_nodes(schedule)
+    if finish:
+        finish_nodes(schedule)
     return out[:, lat:], schedule
 
 

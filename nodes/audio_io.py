@@ -179,6 +179,7 @@ class Recorder(Node):
     doc = "Records its audio input and writes it to 'path' (wav/flac, 32-bit float wav; relative to the working directory) when the render or session stops."
     inputs = [Port("in", "audio")]
     params = [Param.text("path", "recording.wav")]
+    file_output = "audio"
 
     def prepare(self, ctx):
         spec = ctx.in_specs.get("in")
@@ -198,10 +199,14 @@ class Recorder(Node):
     def output_path(self) -> Path:
         return Path(self.param_values["path"]).expanduser()
 
+    def result(self) -> np.ndarray:
+        """What was recorded: float32 [channels, samples]."""
+        return np.ascontiguousarray(self._capture.result().T)
+
     def finish(self):
         if not self.param_values["path"]:
             return
-        write_audio(self.output_path(), self._capture.result().T, self.sample_rate)
+        write_audio(self.output_path(), self.result(), self.sample_rate)
 
 
 class NpyOut(Node):
@@ -213,6 +218,7 @@ class NpyOut(Node):
            "control as [blocks]. A relative path is relative to the working directory.")
     inputs = [Port("in", "any")]
     params = [Param.text("path", "out.npy")]
+    file_output = "npy"
 
     def prepare(self, ctx):
         spec = ctx.in_specs.get("in") or StreamSpec("audio", 1)
