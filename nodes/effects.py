@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.audiofile import read_audio
@@ -35,7 +35,8 @@ def _head_chunk(head, seq, start, stop, out):
     p_len = head.shape[0]
     count = stop - start
     dst = out[:count]
-    dst[:] = 0.0
+    for t in range(count):
+        dst[t] = 0.0
     for k in range(p_len):
         h = head[k]
         src = seq[p_len + start - k:p_len + stop - k]
@@ -43,7 +44,7 @@ def _head_chunk(head, seq, start, stop, out):
             dst[t] += h * src[t]
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def _partition_tail(seq, spec_ir, fdl, fdl_pos, acc, frame, plan, work, tail):
     """A partition of input is complete: push its spectrum into the delay line and
     compute the later partitions' output over the next partition of time into tail.
@@ -61,8 +62,9 @@ def _partition_tail(seq, spec_ir, fdl, fdl_pos, acc, frame, plan, work, tail):
     rfft(seq, fdl[f, 0], fdl[f, 1], plan, work)
     acc_re = acc[0]
     acc_im = acc[1]
-    acc_re[:] = 0.0
-    acc_im[:] = 0.0
+    for i in range(p_len + 1):
+        acc_re[i] = 0.0
+        acc_im[i] = 0.0
     row = f
     for j in range(m):
         s_re = spec_ir[j, 0]
@@ -76,10 +78,11 @@ def _partition_tail(seq, spec_ir, fdl, fdl_pos, acc, frame, plan, work, tail):
         if row == m:
             row = 0
     irfft(acc_re, acc_im, frame, plan, work)
-    tail[:] = frame[p_len:]
+    for i in range(p_len):
+        tail[i] = frame[p_len + i]
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def ir_block(x, y, seq, pos, spec_ir, fdl, fdl_pos, tail, head, acc, frame, plan, work, head_out):
     """Zero-latency uniformly partitioned convolution of one channel.
 
@@ -108,10 +111,13 @@ def ir_block(x, y, seq, pos, spec_ir, fdl, fdl_pos, tail, head, acc, frame, plan
             q = 0
             if spec_ir.shape[0] > 0:
                 _partition_tail(seq, spec_ir, fdl, fdl_pos, acc, frame, plan, work, tail)
-            seq[:p_len] = seq[p_len:]
+            for i in range(p_len):
+                seq[i] = seq[p_len + i]
     pos[0] = q
 
 
+# ir_block and _partition_tail are inlined here (same fastmath setting), so the FFT code they
+# call compiles once, in this kernel, instead of once per call level.
 @njit(cache=True, fastmath=False)
 def ir_process(x, y, seq, idx, spec_ir, fdl, tail, head, acc, frame, plan, work, head_out):
     """Every channel of a block: x, y float32 [channels, n]; per-channel state arrays have a

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.errors import NodeConfigError

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 DEFAULT_CEILING_DB = -0.3
 DEFAULT_RELEASE_MS = 50.0

@@ -17,7 +17,7 @@ Sigmoid is derived from tanh: ``sigmoid(x) = 0.5 + 0.5 * tanh(x / 2)``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 _CLAMP = np.float32(7.90531110763549805)
 _A1 = np.float32(4.89352455891786e-03)

@@ -7,7 +7,7 @@ vectorises. Gate rows are i, f, g, o (PyTorch order); ``c = f*c + i*g``, ``h = o
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from .activations import tanh_exact, tanh_fast
 from .nam_format import LinearSpec, LSTMSpec

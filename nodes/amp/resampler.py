@@ -13,7 +13,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 from scipy.signal import firwin
 
 

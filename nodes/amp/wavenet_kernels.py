@@ -15,7 +15,7 @@ channels, hist) and one flat ``state`` float32.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from .activations import apply_activation, sigmoid_mode
 from .nam_format import WaveNetSpec

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 LOG10 = math.log(10.0)
 

@@ -6,7 +6,7 @@ not do; these loops write in place instead.
 """
 from __future__ import annotations
 
-from numba import njit
+from neuropatch.engine.jit import njit
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")

@@ -21,11 +21,17 @@ Plan (from :func:`make_plan`): float [4, 2 * n_fft], rows
   halvings (a float64 literal would promote float32 arithmetic and stop it vectorising).
 
 Work (from :func:`make_work`): float [2, n_fft] scratch (real and imaginary rows).
+
+Compile cost: :func:`rfft`, :func:`rfft_packed` and :func:`irfft` are inlined into the
+kernels that call them (numba ``inline="always"``; every caller is ``fastmath=False`` like
+them, so the arithmetic is the same). numba links a called kernel's machine code into each
+caller and compiles it again there, so every wrapper level would add another compile of the
+complex FFT; inlined, a calling kernel compiles it once.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 
 def is_power_of_two(n: int) -> bool:
@@ -182,27 +188,22 @@ def _complex_fft(work, plan):
     """Forward FFT of work[0, :m] + i work[1, :m] in natural order, m = n_fft // 2;
     work[:, m:] is the ping-pong buffer. Returns the offset (0 or m) of the result."""
     m = work.shape[1] // 2
-    a_r = work[0, :m]
-    a_i = work[1, :m]
-    b_r = work[0, m:]
-    b_i = work[1, m:]
+    src_r = work[0, :m]
+    src_i = work[1, :m]
+    dst_r = work[0, m:]
+    dst_i = work[1, m:]
     n = m
-    s = 1
+    s = np.int64(1)   # not the literal 1: a literal argument would compile a second signature
     flip = False
     while n >= 4:
         q = n // 4
-        if flip:
-            _radix4_stage(b_r, b_i, a_r, a_i, q, s, plan, m)
-        else:
-            _radix4_stage(a_r, a_i, b_r, b_i, q, s, plan, m)
+        _radix4_stage(src_r, src_i, dst_r, dst_i, q, s, plan, m)
+        src_r, src_i, dst_r, dst_i = dst_r, dst_i, src_r, src_i
         flip = not flip
         n = q
         s *= 4
     if n == 2:
-        if flip:
-            _radix2_last(b_r, b_i, a_r, a_i, s)
-        else:
-            _radix2_last(a_r, a_i, b_r, b_i, s)
+        _radix2_last(src_r, src_i, dst_r, dst_i, s)
         flip = not flip
     return m if flip else 0
 
@@ -210,7 +211,7 @@ def _complex_fft(work, plan):
 # ---- real transforms -----------------------------------------------------------------------
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def rfft(x, out_re, out_im, plan, work):
     """Forward real FFT (numpy's rfft convention, unnormalised).
 
@@ -224,7 +225,7 @@ def rfft(x, out_re, out_im, plan, work):
     rfft_packed(out_re, out_im, plan, work)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def rfft_packed(out_re, out_im, plan, work):
     """:func:`rfft` of a signal already packed into work: even samples in work[0, :m],
     odd samples in work[1, :m] (m = n_fft // 2), e.g. while windowing it."""
@@ -254,7 +255,7 @@ def rfft_packed(out_re, out_im, plan, work):
         out_im[k] = half * dif_i - hr * dif_r + hi * sum_i
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def irfft(in_re, in_im, x, plan, work):
     """Inverse real FFT (numpy's irfft convention: 1 / n_fft; the imaginary parts of the
     DC and Nyquist bins are ignored).

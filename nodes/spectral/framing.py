@@ -21,7 +21,7 @@ A block kernel walks the frames a block completes with :func:`next_frame`::
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from neuropatch.engine import Node
 
@@ -41,7 +41,7 @@ def make_ring(channels: int, n_fft: int) -> tuple:
     return np.zeros((channels, 2 * n_fft), np.float64), np.zeros(2, np.int64)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def push_samples(x, ring, state, start, hop):
     """Write x[:, start:] into the ring until a frame completes.
 
@@ -76,7 +76,7 @@ def push_samples(x, ring, state, start, hop):
     return start + take
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def next_frame(x, ring, state, start, hop):
     """Push x[:, start:] into the ring until the next frame completes.
 
@@ -90,7 +90,7 @@ def next_frame(x, ring, state, start, hop):
     return i
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def read_frame(ring, state, c, window, out):
     """out [n_fft] = the newest n_fft samples of channel c (oldest first) * window."""
     pos = state[0]
@@ -98,7 +98,7 @@ def read_frame(ring, state, c, window, out):
         out[j] = ring[c, pos + j] * window[j]
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def read_frame_packed(ring, state, c, window, work):
     """The windowed frame of channel c packed for dsp.fft.rfft_packed: work [2, n_fft]
     gets the even samples in work[0, :n_fft // 2] and the odd ones in work[1, :n_fft // 2]."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 MAGNITUDE, POWER, COMPLEX = 0, 1, 2
 

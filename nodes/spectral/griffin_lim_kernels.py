@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from ..dsp.fft import irfft, rfft
 from .stft_kernels import ola_read
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def _synth(mag, c, f, phase, window, plan, spec_re, spec_im, frame, work):
     """frame = irfft(mag[f, c] * exp(i phase)) * window."""
     for b in range(spec_re.shape[0]):

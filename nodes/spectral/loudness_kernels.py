@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from ..dsp.fft import rfft
 from .framing import next_frame, read_frame

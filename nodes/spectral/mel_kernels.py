@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from neuropatch.engine.jit import njit
 
 from ..dsp.fft import irfft, rfft
 from .framing import next_frame, read_frame
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def yin_frame(frame, sr, tau_min, tau_max, threshold, plan, work):
     """Estimate (f0_hz, confidence, voiced) of one frame.
 
