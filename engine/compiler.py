@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CompileError, CycleError, NeuropatchError, StreamTypeError
+from .errors import CompileError, CycleError, NeuropatchError, ResourceError, StreamTypeError
 from .graph import Edge, Graph, NodeSpec
 from .node import HostIO, Node, PrepareContext, zero_outputs
 from .lane import attach_lanes
 from .placeholder import Placeholder
 from .registry import Registry, default_registry
-from .resources import resource_sha256
+from .resources import missing_message, resolve_resource, resource_sha256
 from .subpatch import flatten
 from .trust import UntrustedModelError
 from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
@@ -210,8 +210,13 @@ class Schedule:
 
 
 def _check_recorded_hashes(spec: NodeSpec, node: Node, notes: list) -> None:
-    """Note resources whose file no longer matches the sha256 recorded in the patch."""
+    """Note resources found away from where the patch says (moved: found in a model folder or
+    by hash), and files that no longer match the sha256 recorded in the patch."""
     for name, res in spec.resources.items():
+        if node.resource_paths.get(name) is not None:
+            _, moved = resolve_resource(res, node.resource_base)
+            if moved:
+                notes.append(f"node '{spec.id}': resource '{name}': {moved}")
         recorded = res.get("sha256") if isinstance(res, dict) else None
         path = node.resource_paths.get(name)
         if not recorded or path is None:
@@ -257,12 +262,10 @@ def _configure(node: Node, spec: NodeSpec, base_dir: Path | None) -> None:
         raise CompileError(f"node '{spec.id}' ({spec.type}): bad parameter: {exc}") from None
     paths = {}
     for name, res in spec.resources.items():
-        path = Path(res.get("path", "")) if isinstance(res, dict) else None
-        if path is None or not str(path):
-            continue
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        paths[name] = path
+        path, _ = resolve_resource(res, base_dir)  # moved files: model folders, then by hash
+        if path is not None:
+            paths[name] = path
+    node.resource_base = base_dir
     node.resource_paths = {}
     for name, path in paths.items():
         try:
@@ -488,6 +491,8 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
                 # a surviving node keeps its state: no prepare, same output shapes
                 ctx.out_specs.update(previous.out_specs[nid])
                 ctx.lane = previous.lane_requests.get(nid)
+            elif _missing_resource(graph.nodes[nid], node, errors, strict):
+                pass  # bypassed, showing what is missing; prepare would only fail less clearly
             elif check_only and (unknown or node.prepare_does_io):
                 if not unknown:
                     _run_hook(node, node.check, ctx, strict, errors, "failed its check")
@@ -595,6 +600,19 @@ def _input_specs(node: Node, nid: str, into: dict, out_specs: dict) -> dict:
         else:
             specs[port.name] = srcs[0]
     return specs
+
+
+def _missing_resource(spec: NodeSpec, node: Node, errors: dict, strict: bool) -> bool:
+    """Mark `node` bypassed with 'missing: NAME (sha256 …)' when a resource file it names is
+    nowhere to be found (its params and the patch entry stay as they are)."""
+    for name, path in node.resource_paths.items():
+        if not path.exists():
+            msg = f"node '{spec.id}': {missing_message(name, spec.resources.get(name))}"
+            if strict:
+                raise ResourceError(msg)
+            node.error = errors[spec.id] = msg
+            return True
+    return False
 
 
 def _run_hook(node: Node, hook, ctx: PrepareContext, strict: bool, errors: dict, what: str) -> None:

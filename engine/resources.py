@@ -58,3 +58,72 @@ def check_resource_files(node, node_id: str) -> None:
             raise ResourceError(f"node '{node_id}': {res.name} file is not readable: {path}")
         if is_torchscript(path):
             require_trusted(path)
+
+
+# ---- finding a resource that moved ----------------------------------------------------------
+
+MODEL_PATH_ENV = "NEUROPATCH_MODEL_PATH"
+MAX_FILES_SEARCHED = 20_000    # per compile and folder tree: a huge folder must not stall it
+_found_by_hash: dict = {}      # sha256 -> path where it was last found
+
+
+def model_folders() -> list[Path]:
+    """The user's model folders: ``$NEUROPATCH_MODEL_PATH`` (``os.pathsep``-separated; the
+    editor's settings add theirs to it), existing folders only, in order."""
+    seen, folders = set(), []
+    for part in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep):
+        if part.strip():
+            p = Path(part.strip()).expanduser()
+            if p.is_dir() and p.resolve() not in seen:
+                seen.add(p.resolve())
+                folders.append(p)
+    return folders
+
+
+def resolve_resource(entry: dict, base_dir: str | Path | None) -> tuple[Path | None, str | None]:
+    """Where the file a patch's resource entry (``{"path", "sha256"}``) names is now, and how it
+    was found: (path, None) where the patch says; (path, note) when found elsewhere: in a
+    model folder under its recorded relative path or its name, or anywhere in the model
+    folders by its recorded sha256; (the path the patch says, None) when missing."""
+    raw = entry.get("path", "") if isinstance(entry, dict) else ""
+    if not raw:
+        return None, None
+    rel = Path(raw).expanduser()
+    where = rel if rel.is_absolute() or base_dir is None else Path(base_dir) / rel
+    if where.is_file():
+        return where, None
+    sha = str(entry.get("sha256") or "").lower() or None
+    folders = model_folders()
+    for folder in folders:
+        for candidate in ([] if rel.is_absolute() else [folder / rel]) + [folder / rel.name]:
+            if candidate.is_file() and (sha is None or resource_sha256(candidate) == sha):
+                return candidate, f"'{raw}' not found next to the patch; using {candidate}"
+    if sha is not None:
+        found = _search_by_hash(sha, rel.suffix.lower(), folders)
+        if found is not None:
+            return found, f"'{raw}' not found next to the patch; found by its sha256 at {found}"
+    return where, None
+
+
+def _search_by_hash(sha: str, suffix: str, folders: list[Path]) -> Path | None:
+    known = _found_by_hash.get(sha)
+    if (known is not None and any(known.is_relative_to(f) for f in folders)
+            and resource_sha256(known) == sha):
+        return known
+    for folder in folders:
+        for k, path in enumerate(folder.rglob(f"*{suffix}" if suffix else "*")):
+            if k >= MAX_FILES_SEARCHED:
+                break
+            if path.is_file() and resource_sha256(path) == sha:
+                _found_by_hash[sha] = path
+                return path
+    return None
+
+
+def missing_message(name: str, entry: dict) -> str:
+    """What a node with a missing resource shows: 'missing: NAME (sha256 …)' and where it looked."""
+    raw = entry.get("path", "") if isinstance(entry, dict) else ""
+    sha = str(entry.get("sha256") or "") if isinstance(entry, dict) else ""
+    looked = f"next to the patch, in the model folders (${MODEL_PATH_ENV})"
+    return (f"missing: {Path(raw).name or name}" + (f" (sha256 {sha[:12]}…)" if sha else "")
+            + f"; not found {looked}" + (" or by its hash" if sha else "") + "; locate it to use it")

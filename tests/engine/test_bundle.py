@@ -100,7 +100,7 @@ def test_bundle_missing_a_resource_opens_with_a_placeholder(tmp_path, player_pat
                 dst.writestr(info, src.read(info))
     opened = open_bundle(tmp_path / "m.npbundle", tmp_path / "out")
     sched = compile_graph(load_patch(opened), base_dir=opened.parent)
-    assert "no such audio file" in sched.errors["p"]
+    assert "missing: loop.wav (sha256 " in sched.errors["p"]
 
 
 def test_not_a_zip_is_a_clear_error(tmp_path, cli):
