@@ -119,6 +119,13 @@ def cache_folder(package: str) -> Path:
 _folders: dict = {}
 
 
+def cache_is_empty(package: str = "neuropatch") -> bool:
+    """Whether no kernel of `package` is cached yet for its current sources (a first run,
+    or the first after an upgrade): a cheap check, the folder is not created."""
+    folder = cache_root() / f"{package}-{source_key(package)}"
+    return not any(folder.glob("*/*.nbi"))
+
+
 def _prune(current: Path) -> None:
     package = current.name.rsplit("-", 1)[0]
     old = [p for p in current.parent.glob(f"{package}-*")

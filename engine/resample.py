@@ -4,7 +4,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
 
 
 def resample(audio: np.ndarray, from_sr: int, to_sr: int) -> np.ndarray:
@@ -14,6 +13,8 @@ def resample(audio: np.ndarray, from_sr: int, to_sr: int) -> np.ndarray:
     """
     if int(from_sr) == int(to_sr):
         return np.ascontiguousarray(audio, dtype=np.float32)
+    from scipy.signal import resample_poly  # scipy.signal takes about a second to import
+
     ratio = Fraction(int(to_sr), int(from_sr)).limit_denominator(1000)
     out = resample_poly(audio.astype(np.float64), ratio.numerator, ratio.denominator, axis=-1,
                         window=("kaiser", 8.6))

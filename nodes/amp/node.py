@@ -70,6 +70,21 @@ class NamAmp(Node):
         return {"resources": {"model": str(SHIPPED_MODEL)}}
 
     @classmethod
+    def warm_models(cls, tmp_dir) -> list:
+        """(label, model file) for the kernel warm-up beyond the contract model (an LSTM): a
+        tiny WaveNet (one array of two layers, 2 channels) written into `tmp_dir`; every
+        WaveNet, whatever its size, runs the same kernels."""
+        import json
+
+        layer = {"input_size": 1, "condition_size": 1, "head_size": 1, "channels": 2, "kernel_size": 3,
+                 "dilations": [1, 2], "activation": "Tanh", "gated": False, "head_bias": True}
+        doc = {"version": "0.5.4", "architecture": "WaveNet", "sample_rate": 48000,
+               "config": {"layers": [layer], "head": None, "head_scale": 1.0}, "weights": [0.01] * 50}
+        path = Path(tmp_dir) / "warm_wavenet.nam"
+        path.write_text(json.dumps(doc))
+        return [("WaveNet", path)]
+
+    @classmethod
     def resource_info(cls, name, path):
         """Model metadata for the inspector: name, gear, loudness, architecture, rate."""
         try:

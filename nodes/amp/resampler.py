@@ -14,7 +14,6 @@ from fractions import Fraction
 
 import numpy as np
 from neuropatch.engine.jit import njit
-from scipy.signal import firwin
 
 
 @njit(cache=True, fastmath=False)
@@ -58,6 +57,8 @@ class StreamingResampler:
         self.up, self.down = ratio.numerator, ratio.denominator
         if self.up > 1000 or self.down > 1000:
             raise ValueError(f"resampling ratio {to_sr}/{from_sr} too complex")
+        from scipy.signal import firwin  # scipy.signal takes about a second to import
+
         k = taps_per_phase
         numtaps = k * self.up
         cutoff = 0.92 / max(self.up, self.down)       # fraction of the up-sampled Nyquist

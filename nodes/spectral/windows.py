@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import get_window
 
 WINDOWS = ("hann", "hamming", "blackman")
 
@@ -11,6 +10,8 @@ def analysis_window(name: str, n_fft: int) -> np.ndarray:
     """float64 [n_fft] periodic window."""
     if name not in WINDOWS:
         raise ValueError(f"window must be one of {list(WINDOWS)}, got {name!r}")
+    from scipy.signal import get_window  # scipy.signal takes about a second to import
+
     return np.asarray(get_window(name, n_fft, fftbins=True), np.float64)
 
 
