@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 
 import math
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
@@ -20,7 +19,7 @@ from neuropatch.engine import ClearParam, SetParam, SetResource, Batch
 from neuropatch.engine.subpatch import SetSubgraph
 
 from neuropatch.engine.patch import node_ports
-from neuropatch.engine.resources import sha256_file
+from neuropatch.engine.resources import missing_message, resolve_resource, resource_sha256, sha256_file
 from neuropatch.engine.streams import KIND_COLOURS
 
 from .document import new_merge_token
@@ -239,6 +238,7 @@ class Inspector(QWidget):
         self.xy_pads: dict = {}     # (x param, y param) -> XYPad
         self.resource_labels: dict = {}
         self.resource_infos: dict = {}
+        self.resource_picks: dict = {}
         self.file_dialog = self._ask_file  # replaced in tests
         self.setMinimumWidth(330)
         self.scroll = QScrollArea(widgetResizable=True)
@@ -258,6 +258,7 @@ class Inspector(QWidget):
         self.editors.clear()
         self.xy_pads.clear()
         self.resource_labels.clear()
+        self.resource_picks.clear()
         self.resource_infos.clear()
         body = QWidget()
         form = QFormLayout(body)
@@ -299,6 +300,7 @@ class Inspector(QWidget):
             lay.addWidget(pick)
             lay.addWidget(clear)
             self.resource_labels[r.name] = label
+            self.resource_picks[r.name] = pick
             form.addRow(f"{r.name} file", row)
             info = QLabel()
             info.setWordWrap(True)
@@ -405,12 +407,46 @@ class Inspector(QWidget):
             self.set_resource_file(name, Path(path))
 
     def set_resource_file(self, name: str, path: Path) -> bool:
+        """Use `path` for resource `name`. Locating a missing file also rewires, in the same
+        undo step, every other missing resource of the patch whose recorded sha256 matches a
+        file in the same folder."""
         try:
             entry = resource_entry(path, self.document.base_dir)
         except OSError as exc:
             self.document.message.emit(f"cannot read {path}: {exc.strerror or exc}")
             return False
-        return self.document.set_resource(self.node_id, name, entry)
+        old = self.document.graph.nodes[self.node_id].resources.get(name) or {}
+        if old.get("sha256") and self._resolved(old) is None and old["sha256"] != entry["sha256"]:
+            self.document.message.emit(f"{Path(path).name} is not the file the patch was saved with "
+                                       f"(sha256 {entry['sha256'][:12]}…, recorded {old['sha256'][:12]}…)")
+        cmds = [SetResource(self.node_id, name, entry)]
+        if old and self._resolved(old) is None:
+            cmds += self._rewire_by_hash(Path(path).parent, skip=(self.node_id, name))
+        if len(cmds) == 1:
+            return self.document.set_resource(self.node_id, name, entry)
+        self.document.message.emit(f"located {len(cmds)} missing files in {Path(path).parent}")
+        return self.document.execute(Batch(cmds), f"Locate {Path(path).name}")
+
+    def _resolved(self, entry: dict) -> Path | None:
+        """Where the file of a resource entry is now (moved files included), or None if missing."""
+        path, _ = resolve_resource(entry, self.document.base_dir)
+        return path if path is not None and path.exists() else None
+
+    def _rewire_by_hash(self, folder: Path, skip) -> list:
+        """SetResource commands for the patch's other missing resources found in `folder` by hash."""
+        wanted = {}
+        for nid, spec in self.document.graph.nodes.items():
+            for rname, res in spec.resources.items():
+                if (nid, rname) != skip and isinstance(res, dict) and res.get("sha256") \
+                        and self._resolved(res) is None:
+                    wanted.setdefault(str(res["sha256"]).lower(), []).append((nid, rname))
+        cmds = []
+        for candidate in sorted(folder.iterdir()) if wanted else []:
+            if candidate.is_file():
+                digest = resource_sha256(candidate)
+                for nid, rname in wanted.pop(digest, []):
+                    cmds.append(SetResource(nid, rname, resource_entry(candidate, self.document.base_dir)))
+        return cmds
 
     def _on_command(self, command) -> None:
         if self.node_id is None:
@@ -442,18 +478,24 @@ class Inspector(QWidget):
         if label is None:
             return
         text = ""
+        pick = self.resource_picks.get(name)
+        if pick is not None:
+            pick.setText("…")
         if res:
-            path = Path(res["path"]).expanduser()
-            if not path.is_absolute() and self.document.base_dir is not None:
-                path = Path(self.document.base_dir) / path
-            if not path.exists():
-                text = "<span style='color:#c62828'>file not found</span>"
+            path, moved = resolve_resource(res, self.document.base_dir)
+            if path is None or not path.exists():
+                text = (f"<span style='color:#c62828'>{html.escape(missing_message(name, res))}</span>"
+                        " — <b>Locate…</b> with the button above")
+                if pick is not None:
+                    pick.setText("Locate…")
             else:
                 info = cls.resource_info(name, path)
                 if "error" in info:
                     text = f"<span style='color:#c62828'>{html.escape(str(info['error']))}</span>"
                 else:
                     text = "<br>".join(f"<b>{html.escape(k)}:</b> {html.escape(str(v))}" for k, v in info.items())
+                if moved:
+                    text = f"<i>{html.escape(moved)}</i><br>{text}"
         label.setText(text)
         label.setVisible(bool(text))
 

@@ -17,6 +17,7 @@ from .canvas import PatchScene, PatchView
 from .document import PatchDocument
 from .inspector import Inspector, file_sha256
 from .live import LiveController
+from .model_folders import ModelFoldersDialog, apply_folders, configured_folders
 from .palette import Palette
 from .quick_add import QuickAdd, open_quick_add
 from .recovery import RecoveryStore
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.validate_timer.timeout.connect(self.validate)
 
         self._build_actions()
+        apply_folders(settings(), configured_folders(settings()))
         self.doc.message.connect(self.status)
         self.view.status.connect(self.status)
         self.view.quickAddRequested.connect(self.quick_add)
@@ -126,6 +128,9 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(f, "&Save", self.save, QKeySequence.Save)
         self._action(f, "Save &As…", self.save_as, QKeySequence.SaveAs)
+        f.addSeparator()
+        self._action(f, "&Model Folders…", self.edit_model_folders,
+                     tip="folders searched for models and files a patch names but that moved")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.Quit)
 
@@ -275,6 +280,15 @@ class MainWindow(QMainWindow):
             self.report_error("Cannot open bundle", str(exc))
             return False
         return self._open_patch(patch_file, recent=path)
+
+    def edit_model_folders(self, dialog_hook=None) -> None:
+        """Edit the model folders; a patch's moved resources are looked up again at once."""
+        dialog = ModelFoldersDialog(configured_folders(settings()), self)
+        if not (dialog_hook(dialog) if dialog_hook is not None else dialog.exec()):
+            return
+        apply_folders(settings(), dialog.folders())
+        self.inspector.show_node(self.inspector.node_id)
+        self.validate()
 
     def save(self) -> bool:
         if self.doc.path is None or _in_bundle_cache(self.doc.path):
