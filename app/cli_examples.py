@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from neuropatch.app.cli import _one_line, fail
 
@@ -34,16 +33,6 @@ def example_infos() -> list[dict]:
             "path": str(path),
         })
     return infos
-
-
-def render_command(info: dict, patch: str | None = None, demo_input: str | None = None) -> str:
-    """The `neuropatch render` command line for an example: the demo guitar DI goes into
-    patches that take audio in; the others render four seconds of their own sound."""
-    patch = patch or info["path"]
-    doc = json.loads(Path(info["path"]).read_text("utf-8"))
-    takes_input = any(n.get("type") == "io.audio_in" for n in doc.get("nodes", []))
-    source = f"--in {demo_input}" if takes_input and demo_input else "--seconds 4"
-    return f"neuropatch render {patch} {source} --out {info['name']}.wav"
 
 
 def cmd_examples(args) -> int:
