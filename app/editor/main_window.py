@@ -18,6 +18,7 @@ from .document import PatchDocument
 from .inspector import Inspector, file_sha256
 from .live import LiveController
 from .model_folders import ModelFoldersDialog, apply_folders, configured_folders
+from .model_library import ModelLibrary
 from .palette import Palette
 from .quick_add import QuickAdd, open_quick_add
 from .recovery import RecoveryStore
@@ -67,6 +68,10 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.doc)
         self.palette_dock = self._dock("Nodes", self.palette, Qt.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea)
+        self.library = ModelLibrary(self)
+        self.library_dock = self._dock("Library", self.library, Qt.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.palette_dock, self.library_dock)
+        self.palette_dock.raise_()
         self.live = LiveController(self.doc, self, client_factory=client_factory)
 
         self.load_label, self.xrun_label, self.latency_label = QLabel(), QLabel(), QLabel()
@@ -163,6 +168,7 @@ class MainWindow(QMainWindow):
         self._action(v, "&Actual Size", lambda: self.view.set_zoom(1.0), "Ctrl+0")
         v.addSeparator()
         v.addAction(self.palette_dock.toggleViewAction())
+        v.addAction(self.library_dock.toggleViewAction())
         v.addAction(self.inspector_dock.toggleViewAction())
 
         a = mb.addMenu("&Audio")
@@ -287,6 +293,7 @@ class MainWindow(QMainWindow):
         if not (dialog_hook(dialog) if dialog_hook is not None else dialog.exec()):
             return
         apply_folders(settings(), dialog.folders())
+        self.library.refresh()
         self.inspector.show_node(self.inspector.node_id)
         self.validate()
 
@@ -545,8 +552,13 @@ class MainWindow(QMainWindow):
         return None, f"{path.name}: no installed node type takes {suffix} files ({what} is not installed)"
 
     def drop_files(self, paths, scene_pos: QPointF) -> list:
+        """Add a node per dropped file; a patch or bundle opens; one model dropped onto a node
+        that takes such files swaps that node's file (one undo step)."""
         added = []
         x, y = round(scene_pos.x()), round(scene_pos.y())
+        one = Path(paths[0]) if len(paths) == 1 else None
+        if one is not None and not (is_bundle(one) or self._is_patch(one)) and self.swap_file_on_node(one, scene_pos):
+            return added
         for path in paths:
             path = Path(path)
             if is_bundle(path) or self._is_patch(path):
@@ -557,6 +569,34 @@ class MainWindow(QMainWindow):
                 added.append(node_id)
                 y += 90
         return added
+
+    def swap_file_on_node(self, path: Path, scene_pos: QPointF) -> bool:
+        """Set `path` as the file of the node under `scene_pos` when it takes such files."""
+        from .inspector import resource_entry
+        from .node_item import NodeItem
+
+        item = None
+        for hit in self.scene.items(scene_pos):
+            while hit is not None and not isinstance(hit, NodeItem):
+                hit = hit.parentItem()
+            if hit is not None:
+                item = hit
+                break
+        cls = self.doc.node_class(item.node_id) if item is not None else None
+        res = next((r for r in (cls.resources if cls else []) if path.suffix.lower() in r.extensions), None)
+        if res is None:
+            return False
+        try:
+            entry = resource_entry(path, self.doc.base_dir)
+        except OSError as exc:
+            self.report_error("Cannot use file", f"{path}: {exc.strerror or exc}")
+            return True
+        if path.suffix.lower() == ".ts" and not self._trust(path, entry["sha256"]):
+            return True
+        self.doc.set_resource(item.node_id, res.name, entry)
+        self.scene.select_nodes([item.node_id])
+        self.status(f"{item.node_id}: {res.name} is now {path.name}")
+        return True
 
     @staticmethod
     def _is_patch(path: Path) -> bool:
