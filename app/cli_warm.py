@@ -34,20 +34,24 @@ def cmd_warm(args) -> int:
               file=sys.stderr)
     compiled = []
     t0 = time.perf_counter()
-    with tqdm(total=len(warmers), unit="step", file=sys.stderr, disable=args.quiet,
+    with tqdm(total=len(warmers), unit="step", file=sys.stderr, disable=args.quiet or args.progress_lines,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}] {postfix}") as bar:
         def on_compile(kernel: str) -> None:
             compiled.append(kernel)
             bar.set_postfix_str(f"compiling {kernel.rsplit('.', 1)[-1]}", refresh=True)
 
         with watch_compiles(on_compile):
-            for label, run in warmers:
+            for i, (label, run) in enumerate(warmers):
                 bar.set_description_str(label)
+                if args.progress_lines:
+                    print(f"step {i} {len(warmers)} {label}", flush=True)
                 try:
                     run()
                 except (NeuropatchError, OSError, ValueError) as exc:
                     return fail(f"{label}: {exc}")
                 bar.update(1)
+            if args.progress_lines:
+                print(f"step {len(warmers)} {len(warmers)} done", flush=True)
         bar.set_description_str("done")
         bar.set_postfix_str("")
     print(f"{len(compiled)} kernel{'s' if len(compiled) != 1 else ''} compiled, the rest loaded from the "
@@ -59,5 +63,7 @@ def add_parser(sub) -> None:
     w = sub.add_parser("warm", help="compile kernels ahead of time (all built-ins, or what PATCH uses)")
     w.add_argument("patch", nargs="?", help="a patch: compile only what it uses (default: every built-in kernel)")
     w.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    w.add_argument("--progress-lines", action="store_true",
+                   help="instead of the bar, one line per step on stdout: 'step DONE TOTAL LABEL'")
     add_trust_argument(w)
     w.set_defaults(func=cmd_warm)

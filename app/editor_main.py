@@ -23,6 +23,11 @@ def main(argv=None) -> int:
     if args.patch and not restored:
         window.open_path(args.patch, ask_save=False)
     app.aboutToQuit.connect(window.release_clipboard)
+    from neuropatch.app.editor.kernel_warmup import start_if_cold
+
+    warmup = start_if_cold(window)   # first launch: compile the built-in kernels in the background
+    if warmup is not None:
+        app.aboutToQuit.connect(warmup.stop)
     return app.exec()
 
 
