@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from .resources import sha256_file
 from .errors import NeuropatchError
 from .patch import graph_to_dict, load_patch
+from .registry import default_registry
 
 BUNDLE_FORMAT = "neuropatch-bundle"
 BUNDLE_VERSION = 1
@@ -48,32 +49,32 @@ def write_bundle(patch_path: str | Path, out_path: str | Path, registry=None) ->
     sources: dict[str, Path] = {}
     by_hash: dict[str, str] = {}
     doc = graph_to_dict(graph)
-    for node_id, name, res in resource_dicts(doc):  # nodes inside subpatches included
+    registry = registry or default_registry()
+    for node_id, node_type, name, res in resource_dicts(doc):  # nodes inside subpatches included
         rel = Path(res["path"]).expanduser()
         src = rel if rel.is_absolute() else base / rel
         where = f"node '{node_id}' resource '{name}'"
-        link = _first_link(src, base if not rel.is_absolute() else None)
-        if link is not None:
-            raise BundleError(f"{where}: {src} goes through the symbolic link {link}; a bundle "
-                              "carries real files only (copy the file next to the patch)")
-        try:
-            mode = src.stat().st_mode
-        except OSError:
-            raise BundleError(f"{where}: file not found: {src}") from None
-        if not stat.S_ISREG(mode):
-            raise BundleError(f"{where}: {src} is not a regular file")
-        digest = sha256_file(src)
+        digest = _bundleable(src, base if not rel.is_absolute() else None, where)
         member = by_hash.get(digest)
         if member is None:
+            cls = registry.resolve(node_type) if isinstance(node_type, str) else None
+            companions = cls.resource_companions(name, src) if cls is not None else []
             stem, suffix = _member_name(src.stem), _member_name(src.suffix)
-            member = f"resources/{stem}{suffix}"
-            k = 2
-            while member in files:
-                member = f"resources/{stem}_{k}{suffix}"
+            k = 1
+            while True:  # a free stem for the file and its companions (a model's config beside it)
+                free = stem if k == 1 else f"{stem}_{k}"
+                member = f"resources/{free}{suffix}"
+                extra = [f"resources/{free}{_member_name(c.suffix)}" for c in companions]
+                if member not in files and not any(m in files for m in extra):
+                    break
                 k += 1
             files[member] = digest
             sources[member] = src
             by_hash[digest] = member
+            for companion, cmember in zip(companions, extra):
+                files[cmember] = _bundleable(companion, base if not rel.is_absolute() else None,
+                                             f"{where} (its companion {companion.name})")
+                sources[cmember] = companion
         res["path"] = member
         res["sha256"] = digest
     manifest = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "patch": "patch.json", "files": files}
@@ -86,6 +87,21 @@ def write_bundle(patch_path: str | Path, out_path: str | Path, registry=None) ->
             z.write(src, member)
     tmp.replace(out_path)
     return manifest
+
+
+def _bundleable(src: Path, base: Path | None, where: str) -> str:
+    """sha256 of `src` after refusing links and anything that is not a regular file."""
+    link = _first_link(src, base)
+    if link is not None:
+        raise BundleError(f"{where}: {src} goes through the symbolic link {link}; a bundle "
+                          "carries real files only (copy the file next to the patch)")
+    try:
+        mode = src.stat().st_mode
+    except OSError:
+        raise BundleError(f"{where}: file not found: {src}") from None
+    if not stat.S_ISREG(mode):
+        raise BundleError(f"{where}: {src} is not a regular file")
+    return sha256_file(src)
 
 
 def _member_name(text: str) -> str:
@@ -104,13 +120,13 @@ def _first_link(path: Path, base: Path | None) -> Path | None:
 
 
 def resource_dicts(doc):
-    """(node id, resource name, resource dict) for every resource in a patch document,
-    nodes inside subpatches included."""
+    """(node id, node type, resource name, resource dict) for every resource in a patch
+    document, nodes inside subpatches included."""
     if isinstance(doc, dict):
         if isinstance(doc.get("id"), str) and isinstance(doc.get("resources"), dict):
             for name, res in doc["resources"].items():
                 if isinstance(res, dict):
-                    yield doc["id"], name, res
+                    yield doc["id"], doc.get("type"), name, res
         for key, value in doc.items():
             if key != "resources":
                 yield from resource_dicts(value)
@@ -185,7 +201,7 @@ def open_bundle(bundle_path: str | Path, dest: str | Path) -> Path:
             patch_doc = json.loads(patch_bytes.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, RecursionError):
             patch_doc = None  # not a patch: the loader reports it with its JSON path
-        for node_id, name, res in resource_dicts(patch_doc):
+        for node_id, _, name, res in resource_dicts(patch_doc):
             rpath = res.get("path")
             if not isinstance(rpath, str) or rpath not in files:
                 raise BundleError(f"{patch_name}: node {node_id[:60]!r} resource {name[:60]!r} points "

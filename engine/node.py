@@ -241,6 +241,12 @@ class Node:
     # ---- resources ------------------------------------------------------------------------
 
     @classmethod
+    def resource_companions(cls, name: str, path: Path) -> list:
+        """Files that travel with resource file `path` (a model's config written beside it),
+        each with the same stem as `path`: bundles and saved copies carry them along."""
+        return []
+
+    @classmethod
     def resource_info(cls, name: str, path: Path) -> dict:
         """What an editor should show about resource file `path` (model name, gear, rate...):
         a dict of short label -> value. Called off the audio path; may read the file.

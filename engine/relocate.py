@@ -15,15 +15,17 @@ from pathlib import Path
 from .bundle import resource_dicts
 from .errors import NeuropatchError
 from .graph import Graph
+from .registry import default_registry
 from .resources import sha256_file
 
 
 def _graph_resource_dicts(graph: Graph):
-    """(node id, resource name, resource dict) of every node, subpatch inner nodes included."""
+    """(node id, node type, resource name, resource dict) of every node, subpatch inner
+    nodes included."""
     for spec in graph.nodes.values():
         for name, res in spec.resources.items():
             if isinstance(res, dict):
-                yield spec.id, name, res
+                yield spec.id, spec.type, name, res
         yield from resource_dicts(spec.extra)
 
 
@@ -34,7 +36,8 @@ def relocate_resources(graph: Graph, old_base: Path, new_base: Path, copy: bool 
     if old_base == new_base:
         return 0
     changed = 0
-    for node_id, name, res in _graph_resource_dicts(graph):
+    registry = default_registry()
+    for node_id, node_type, name, res in _graph_resource_dicts(graph):
         rel = res.get("path")
         if not isinstance(rel, str) or Path(rel).is_absolute():
             continue
@@ -42,7 +45,11 @@ def relocate_resources(graph: Graph, old_base: Path, new_base: Path, copy: bool 
         if not src.is_file():
             continue  # missing already: leave the entry as the user saved it
         if copy:
-            res["path"] = _copy_beside(src, new_base, rel, f"node '{node_id}' resource '{name}'")
+            where = f"node '{node_id}' resource '{name}'"
+            res["path"] = _copy_beside(src, new_base, rel, where)
+            cls = registry.resolve(node_type) if isinstance(node_type, str) else None
+            for companion in cls.resource_companions(name, src) if cls is not None else []:
+                _copy_beside(companion, new_base, str(Path(res["path"]).with_suffix(companion.suffix)), where)
         else:
             res["path"] = Path(os.path.relpath(src, new_base)).as_posix()
         changed += 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -39,10 +40,19 @@ FILE_NODE_HINTS = {
 }
 
 
-def _in_bundle_cache(path: Path) -> bool:
+def _read_only_origin(path: Path | None) -> bool:
+    """A patch that Save must not write back to: unpacked from a bundle (the cache), an
+    example installed with the package, or a file in a folder the user cannot write."""
+    if path is None:
+        return False
     from neuropatch.engine.bundle_cache import bundle_cache_dir
+    import neuropatch.patches
 
-    return Path(path).resolve().is_relative_to(bundle_cache_dir().resolve())
+    path = Path(path).resolve()
+    installed = Path(neuropatch.patches.__file__).resolve().parent
+    return (path.is_relative_to(bundle_cache_dir().resolve())
+            or (path.is_relative_to(installed) and bool({"site-packages", "dist-packages"} & set(installed.parts)))
+            or not os.access(path.parent, os.W_OK))
 
 
 def settings() -> QSettings:
@@ -298,13 +308,13 @@ class MainWindow(QMainWindow):
         self.validate()
 
     def save(self) -> bool:
-        if self.doc.path is None or _in_bundle_cache(self.doc.path):
+        if self.doc.path is None or _read_only_origin(self.doc.path):
             return self.save_as()
         return self._write(self.doc.path)
 
     def save_as(self, path=None) -> bool:
         if path is None:
-            start = str(self.doc.path if self.doc.path and not _in_bundle_cache(self.doc.path)
+            start = str(self.doc.path if self.doc.path and not _read_only_origin(self.doc.path)
                         else Path.cwd() / (self.doc.path.name if self.doc.path else "untitled.json"))
             chosen, _ = QFileDialog.getSaveFileName(self, "Save patch", start, "Patches (*.json)")
             if not chosen:
@@ -322,7 +332,7 @@ class MainWindow(QMainWindow):
         try:
             if self.doc.base_dir is not None:  # keep resource paths valid from the new folder
                 relocate_resources(self.doc.graph, self.doc.base_dir, path.parent,
-                                   copy=_in_bundle_cache(self.doc.path))
+                                   copy=_read_only_origin(self.doc.path))
             save_patch(self.doc.graph, path)
         except NeuropatchError as exc:
             self.report_error("Cannot save patch", str(exc))

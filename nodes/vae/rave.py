@@ -111,6 +111,13 @@ class Rave(Node):
     # ---- lifecycle -----------------------------------------------------------------------
 
     @classmethod
+    def resource_companions(cls, name, path):
+        """Our VAE's config (``<stem>.json``) travels with its ``.safetensors`` weights."""
+        path = Path(path)
+        config = path.with_suffix(".json")
+        return [config] if path.suffix.lower() == ".safetensors" and config.is_file() else []
+
+    @classmethod
     def resource_info(cls, name, path):
         path = Path(path)
         try:

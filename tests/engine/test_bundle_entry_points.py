@@ -190,3 +190,30 @@ def test_hostile_bundles_are_refused_by_the_cache_with_bundle_errors(hostile_bun
     for kind, (bundle, words) in hostile_bundles.items():
         with pytest.raises(BundleError, match=words.replace("(", r"\(")):
             unpack_cached(bundle)
+
+
+# ---- every example patch travels whole ------------------------------------------------------
+
+EXAMPLES = sorted((REPO / "patches").glob("*.json"))
+
+
+@pytest.mark.parametrize("patch", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_bundled_and_opened_on_a_clean_cache_renders_identically(patch, tmp_path, cache, capsys):
+    from neuropatch.engine import load_patch, render
+    from neuropatch.engine.audiofile import read_audio
+
+    x, _ = read_audio(REPO / "assets" / "guitar_di_demo.flac")
+    x = x[:, :48000]
+    write_bundle(patch, tmp_path / "shared.npbundle")
+    assert not cache.exists()  # a clean cache
+    opened = unpack_cached(tmp_path / "shared.npbundle")
+    expected, sched = render(load_patch(patch), x, base_dir=patch.parent)
+    got, bsched = render(load_patch(opened), x, base_dir=opened.parent)
+    assert sched.errors == {} and bsched.errors == {}
+    assert np.abs(expected).max() > 1e-3 and np.array_equal(got, expected)
+    assert run_cli(capsys, "validate", tmp_path / "shared.npbundle")[0] == 0
+    sf.write(tmp_path / "in.wav", x[0], 48000, subtype="FLOAT")
+    code, err = run_cli(capsys, "render", tmp_path / "shared.npbundle", "--in", tmp_path / "in.wav",
+                        "--out", tmp_path / "out.wav", "-q")
+    assert code == 0, err
+    assert np.array_equal(sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)[0].T, expected)
