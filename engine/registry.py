@@ -71,15 +71,25 @@ def load_registry(include_entry_points: bool = True) -> Registry:
     reg = Registry()
     builtin_loaded = False
     if include_entry_points:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        # the built-ins first: a pack reusing one of their type ids loses, with a warning
+        eps = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: not e.value.startswith("neuropatch.nodes"))
+        for ep in eps:
+            builtin = ep.value.startswith("neuropatch.nodes")
             try:
                 classes = _load_entry(ep.load())
             except Exception as exc:  # a broken third-party pack must not take the app down
+                if builtin:
+                    raise
                 warnings.warn(f"node pack {ep.name!r} ({ep.value}) failed to load: {exc}")
                 continue
-            reg.register_many(classes)
-            if ep.value.startswith("neuropatch.nodes"):
-                builtin_loaded = True
+            for cls in classes:
+                try:
+                    reg.register(cls)
+                except (TypeError, ValueError) as exc:
+                    if builtin:
+                        raise
+                    warnings.warn(f"node pack {ep.name!r} ({ep.value}): {exc}; that node type is skipped")
+            builtin_loaded = builtin_loaded or builtin
     if not builtin_loaded:
         # running from a source tree without installed metadata
         reg.register_many(importlib.import_module("neuropatch.nodes").all_node_classes())

@@ -58,3 +58,22 @@ def test_two_packs_claiming_one_type_id_is_an_error():
 
     with pytest.raises(ValueError, match="registered twice"):
         reg.register(Other)
+
+
+def test_a_node_pack_reusing_a_built_in_type_id_is_skipped_with_a_warning(monkeypatch):
+    from neuropatch.nodes.utility import Gain
+
+    class Impostor(Gain):
+        pass
+
+    class PackEntryPoint:
+        name, value = "impostor", "impostor_pack:nodes"
+
+        def load(self):
+            return lambda: [Impostor]
+
+    real = list(registry_module.entry_points(group=ENTRY_POINT_GROUP))
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [PackEntryPoint(), *real])
+    with pytest.warns(UserWarning, match="registered twice.*that node type is skipped"):
+        reg = load_registry()
+    assert reg.resolve(Gain.type_id) is Gain
