@@ -334,7 +334,8 @@ def wavenet_block(x, y, n, weights, arrays, layers, posts, actp, rings, state, l
             cin, cout = st[P_CIN], st[P_COUT]
             apply_activation(ho, cin * n, st[P_ACT], actp[st[P_ACTP]:st[P_ACTP] + 4], fast)
             _to_ring(state, rings[st[P_RING], 0], length, p, ho, cin, n)
-            _gather(state, rings[st[P_RING], 0], cin, length, p, st[P_K], 1, g, n)
+            # argument types as at the other call sites: one compiled signature of _gather
+            _gather(state, _u(rings[st[P_RING], 0]), cin, length, p, st[P_K], np.int64(1), g, n)
             _matmul(weights, st[P_W], cout, st[P_K] * cin, g, n, ho)
             _add_bias(weights, st[P_B], cout, ho, n)
         for t in range(nn):
