@@ -160,8 +160,39 @@ def compile_live(graph: Graph, previous: Schedule | None, sample_rate: int, bloc
     them). Lanes run live: a late chunk never blocks the callback."""
     schedule = compile_graph(graph, registry, sample_rate=sample_rate, block_size=block_size,
                              in_channels=in_channels, base_dir=base_dir, reuse=previous, fresh=fresh)
+    warm_prepared(schedule)
     set_realtime(schedule, True)
     return schedule
+
+
+def warm_prepared(schedule: Schedule) -> None:
+    """Run every node this compile prepared once on silence, then reset it, before the
+    schedule reaches the audio side: numba compiles (or loads from the kernel cache) the
+    kernels of a newly added node here, on the control side, instead of in the first audio
+    callback, which would overrun by the whole compile (seconds on a first run).
+
+    Safe because a compile allocates its own buffers and host I/O (nothing the running
+    schedule reads) and prepared nodes are fresh instances. Lane nodes and feedback delays
+    are left alone (their first calls are cheap, and a lane's worker must not be fed twice).
+    """
+    bs = schedule.block_size
+    host = schedule.host
+    host.input = host.input_buffer[:, :bs]
+    host.output = host.output_buffer[:, :bs]
+    for step in schedule.node_steps:
+        if (step.node_id not in schedule.prepared or step.bypassed or step.lane is not None
+                or step.fb_mode):
+            continue
+        ins, outs = step.views(bs)
+        try:
+            step.call(ins, outs, bs)
+        except Exception as exc:  # the runtime would bypass it at its first block: do it now
+            step.bypassed = True
+            step.node.error = f"raised {exc!r}; bypassed"
+            schedule.errors[step.node_id] = step.node.error
+            continue
+        step.node.reset()
+    host.output.fill(0.0)
 
 
 def _fast_command(command, graph: Graph, registry) -> bool:
