@@ -1,7 +1,8 @@
 """``neuropatch train-amp`` (LSTM amp model from a DI / re-amped pair, writes a .nam),
 ``neuropatch train-ddsp`` (DDSP decoder from solo audio, writes a .safetensors),
 ``neuropatch train-vae`` (streaming VAE in the nn~ conventions, writes a .safetensors) and
-``neuropatch export-vae`` (that model as a TorchScript .ts for nn~ / vae.rave)."""
+``neuropatch export-vae`` (that model as a TorchScript .ts for nn~ / vae.rave) and
+``neuropatch train-transformer`` (the note generator from a folder of MIDI files)."""
 from __future__ import annotations
 
 
@@ -53,6 +54,7 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=cmd_train_amp)
     _add_ddsp_parser(subparsers)
     _add_vae_parsers(subparsers)
+    _add_transformer_parser(subparsers)
 
 
 def cmd_train_ddsp(args) -> int:
@@ -175,3 +177,79 @@ def _add_vae_parsers(subparsers) -> None:
     e.add_argument("model", help=".safetensors written by train-vae (its .json beside it)")
     e.add_argument("-o", "--output", required=True, help=".ts file to write")
     e.set_defaults(func=cmd_export_vae)
+
+
+def cmd_train_transformer(args) -> int:
+    from pathlib import Path
+
+    from neuropatch.engine.errors import NeuropatchError
+
+    if args.steps < 1 or args.batch < 1 or args.seq_len < 8 or args.threads < 0 or args.checkpoint_every < 1:
+        return fail("--steps, --batch, --checkpoint-every must be >= 1, --seq-len >= 8, --threads >= 0")
+    if not Path(args.midi_dir).is_dir():
+        return fail(f"{args.midi_dir}: not a folder")
+    import torch
+    from tqdm import tqdm
+
+    from neuropatch.nodes.gen.train import train_transformer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    init = None
+    if not args.from_scratch:
+        from neuropatch.assets import path as asset_path
+
+        init = args.init or asset_path("transformer", "chorales.safetensors")
+    bar = tqdm(total=args.steps, desc="train-transformer", unit="step", disable=args.quiet)
+    first = [True]
+
+    def progress(step, steps, loss):
+        if first[0]:
+            bar.n = step - 1
+            first[0] = False
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}")
+
+    try:
+        metrics = train_transformer(args.midi_dir, args.output, held_out_dir=args.held_out, steps=args.steps,
+                                    batch=args.batch, seq_len=args.seq_len, lr=args.lr, seed=args.seed, init=init,
+                                    resume=args.resume, checkpoint_every=args.checkpoint_every,
+                                    stop_after=args.stop_after, name=args.name, progress=progress)
+    except (ValueError, NeuropatchError) as exc:
+        return fail(f"{exc}")
+    except OSError as exc:
+        return fail(f"cannot write {args.output}: {exc}")
+    finally:
+        bar.close()
+    if not metrics["finished"]:
+        print(f"stopped at step {metrics['steps']}/{args.steps} (loss {metrics['final_loss']:.3f}); "
+              f"continue with the same command and --resume")
+        return 0
+    held = (f"; held-out NLL {metrics['held_out_nll_per_token']:.4f} nats/token"
+            if "held_out_nll_per_token" in metrics else "")
+    print(f"loss {metrics['final_loss']:.4f}{held}; {metrics['steps']} steps in {metrics['train_seconds']:.0f} s "
+          f"-> {metrics['weights']} (+ {Path(metrics['config']).name})")
+    return 0
+
+
+def _add_transformer_parser(subparsers) -> None:
+    p = subparsers.add_parser("train-transformer",
+                              help="train or fine-tune the note generator (Music Transformer) on MIDI files")
+    p.add_argument("midi_dir", help="folder of .mid files (searched recursively; all tracks merged)")
+    p.add_argument("-o", "--output", required=True, help=".safetensors file to write (config beside it as .json)")
+    p.add_argument("--held-out", default=None, help="folder of .mid files to report the NLL per token on")
+    p.add_argument("--from-scratch", action="store_true", help="start from random weights (default: fine-tune "
+                   "the shipped chorale model, or --init)")
+    p.add_argument("--init", default=None, help="model (.safetensors + .json) to fine-tune")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq-len", type=int, default=256, help="tokens per training crop (at most the model context)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT's checkpoint (.ckpt.safetensors)")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--stop-after", type=int, default=0, help="end this run after N steps (resume later)")
+    p.add_argument("--name", default="", help="model name stored in the .json")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_transformer)
