@@ -21,7 +21,8 @@ from .registry import Registry, default_registry
 from .resources import missing_message, resolve_resource, resource_sha256
 from .subpatch import flatten
 from .trust import UntrustedModelError
-from .streams import EventBuffer, FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
+from .events import EventBuffer, EventDelayLine, EventMergeStep
+from .streams import FrameBuffer, StreamSpec, allocate_buffer, kinds_compatible
 
 
 MAX_BLOCK_SIZE = 65536
@@ -462,7 +463,7 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     for nid, spec in graph.nodes.items():
         _check_recorded_hashes(spec, nodes[nid], hash_notes)
 
-    host = HostIO(in_channels, out_channels or 1, bs)
+    host = HostIO(in_channels, out_channels or 1, bs, sr, _tempo(graph))
     in_specs: dict = {}
     out_specs: dict = {}
     notes: list = []
@@ -543,6 +544,10 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
                 sources.append(src_buf)
             if len(sources) == 1 and not (spec.kind == "audio" and sources[0].shape[0] != spec.channels):
                 in_bufs[port.name] = sources[0]
+            elif spec.kind == "events":
+                dest = EventBuffer()
+                (late_steps if nid in fb_nodes else steps).append(EventMergeStep(sources, dest))
+                in_bufs[port.name] = dest
             else:
                 dest = np.zeros((spec.channels, bs), np.float32)
                 # a feedback node takes its input at the end of the block (after the loop
@@ -677,6 +682,12 @@ def _feedback_specs_hold(feedback, in_specs: dict, out_specs: dict) -> bool:
     return True
 
 
+def _tempo(graph: Graph) -> float:
+    """The patch's tempo (settings.tempo, beats per minute; 120 when absent or not sensible)."""
+    tempo = graph.settings.get("tempo", 120.0)
+    return float(tempo) if isinstance(tempo, (int, float)) and 20 <= tempo <= 400 else 120.0
+
+
 def _can_keep_state(previous: Schedule, nid: str, sr: int, bs: int, specs: dict) -> bool:
     return (previous.sample_rate == sr and previous.block_size == bs and not previous.check_only
             and nid in previous.out_specs and previous.in_specs.get(nid) == specs)
@@ -688,7 +699,7 @@ def _unconnected(port, bs):
     elif port.kind == "control":
         buf = np.full(1, port.default, np.float32)
     elif port.kind == "events":
-        return EventBuffer()
+        return EventBuffer(1)   # always empty
     else:
         return FrameBuffer(np.zeros((0, 1, 1) if port.kind == "frames" else (0, 1), np.float32))
     buf.flags.writeable = False  # nodes must never write their inputs
@@ -699,6 +710,10 @@ def _compensate(src_buf, spec: StreamSpec, lag: int, bs: int, steps: list, edge:
     if spec.kind == "audio":
         dest = np.zeros_like(src_buf)
         steps.append(AudioDelayLine(src_buf, dest, lag, bs))
+        return dest
+    if spec.kind == "events":
+        dest = EventBuffer()
+        steps.append(EventDelayLine(src_buf, dest, lag))
         return dest
     if spec.kind in ("frames", "latent") and spec.hop > 0 and lag % spec.hop == 0:
         dest = FrameBuffer(np.zeros_like(src_buf.data))

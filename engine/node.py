@@ -50,7 +50,11 @@ class HostIO:
     zeroed by the runtime before the graph runs; nodes declaring ``host_output`` add into it.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, block_size: int):
+    def __init__(self, in_channels: int, out_channels: int, block_size: int, sample_rate: int = 48000,
+                 tempo: float = 120.0):
+        from .events import Transport
+
+        self.transport = Transport(sample_rate, tempo)   # tempo, play state, position (samples)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.input_buffer = np.zeros((in_channels, block_size), np.float32)

@@ -172,6 +172,10 @@ def graph_from_dict(doc, registry: Registry | None = None) -> Graph:
     graph_settings = dict(settings)
     graph_settings["sample_rate"] = _int_in(settings.get("sample_rate", 48000), 1000, 768000, "$.settings.sample_rate")
     graph_settings["block_size"] = _int_in(settings.get("block_size", 256), 1, 65536, "$.settings.block_size")
+    if "tempo" in settings:
+        tempo = settings["tempo"]
+        if isinstance(tempo, bool) or not isinstance(tempo, (int, float)) or not 20 <= tempo <= 400:
+            raise PatchError("$.settings.tempo", f"expected a tempo in [20, 400] beats per minute, got {_quote(str(tempo))}")
     graph = Graph(meta, graph_settings)
     graph.unknown_fields = {k: copy.deepcopy(v) for k, v in doc.items()
                             if k not in ("format", "version", "meta", "settings", "nodes", "edges")}

@@ -47,6 +47,7 @@ class Runtime:
     def _install(self, schedule: Schedule, node_time_ns: np.ndarray | None = None) -> None:
         if self.schedule is not None and self.schedule is not schedule:
             self.retired.append(self.schedule)
+            schedule.host.transport.follow(self.schedule.host.transport)  # an edit keeps the position
         self.schedule = schedule
         self.node_time_ns = (node_time_ns if node_time_ns is not None
                              else np.zeros(len(schedule.node_steps), np.int64))
@@ -118,6 +119,7 @@ class Runtime:
         self.node_time_ns[:] = 0
 
     def _reset_now(self) -> None:
+        self.schedule.host.transport.reset()
         for step in self.schedule.steps:
             if isinstance(step, NodeStep):
                 if step.bypassed:      # failed prepare or raised: never called again
@@ -145,6 +147,7 @@ class Runtime:
             if tr.mix(out, old_out, n):
                 self.transition = None
                 self.retired.append(tr)
+        sched.host.transport.advance(n)
         self.blocks += 1
         return out
 

@@ -8,7 +8,7 @@ Buffers per kind (one per output port, preallocated by the compiler):
                and ``count`` valid frames this block (0..max_frames).
 - ``latent``:  :class:`FrameBuffer` with ``data`` float32 ``[max_frames, dims]``.
 - ``control``: ``np.ndarray`` float32 ``[1]``: one value per block.
-- ``events``:  :class:`EventBuffer`: a list of ``(sample_offset, message)``.
+- ``events``:  :class:`~.events.EventBuffer`: preallocated arrays of MIDI-like records sorted by offset.
 """
 from __future__ import annotations
 
@@ -96,18 +96,6 @@ class FrameBuffer:
         self.count = 0
 
 
-class EventBuffer:
-    """Events for one block: a list of ``(sample_offset, message)`` sorted by offset."""
-
-    __slots__ = ("events",)
-
-    def __init__(self):
-        self.events: list = []
-
-    def clear(self) -> None:
-        self.events.clear()
-
-
 def allocate_buffer(spec: StreamSpec, block_size: int):
     """A zeroed buffer for a stream of `spec` at `block_size`."""
     if spec.kind == "audio":
@@ -125,3 +113,6 @@ def allocate_buffer(spec: StreamSpec, block_size: int):
 
 def kinds_compatible(src_kind: str, dst_kind: str) -> bool:
     return src_kind == dst_kind or "any" in (src_kind, dst_kind)
+
+
+from .events import EventBuffer  # noqa: E402  (re-exported: the events stream's buffer)

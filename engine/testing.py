@@ -12,10 +12,11 @@ Input stream formats (whole signal):
   block that contains sample (k + 1) * hop - 1, i.e. once its last sample has arrived.
 - latent: :class:`FramesIn` with data [F, dims]
 - control: a float (constant)
-- events: list of (absolute_sample, message)
+- events: list of (absolute_sample, type, channel, data1, data2[, value]) records
+  (:mod:`~.events`), sorted by sample
 
 Outputs: audio [channels, samples]; frames [F, channels, bins]; latent [F, dims];
-control float32 [blocks]; events list of (absolute_sample, message).
+control float32 [blocks]; events list of (absolute_sample, type, channel, data1, data2, value).
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def prepare_node(node: Node, inputs: dict, sample_rate: int, block_size: int,
                  host_in_channels: int = 1, base_dir: Path | None = None) -> PrepareContext:
     specs = {p.name: input_spec(p.kind, inputs.get(p.name)) for p in node.input_ports()}
     ctx = PrepareContext(node.id or "node", sample_rate, block_size, specs, {},
-                         HostIO(host_in_channels, 8, block_size), base_dir)
+                         HostIO(host_in_channels, 8, block_size, sample_rate), base_dir)
     node._prepare(ctx)
     return ctx
 
@@ -127,9 +128,10 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
                     frame_pos[name] = k1
                 ins[name] = buf
             elif isinstance(buf, EventBuffer):
-                buf.events.clear()
-                if value is not None:
-                    buf.events.extend((t - pos, m) for t, m in value if pos <= t < pos + n)
+                buf.clear()
+                for rec in value or ():
+                    if pos <= rec[0] < pos + n:
+                        buf.push(rec[0] - pos, *rec[1:])
                 ins[name] = buf
             else:
                 if value is not None:
@@ -146,9 +148,10 @@ def run_node(node: Node, inputs: dict, sample_rate: int = 48000, block_size: int
             elif isinstance(b, FrameBuffer):
                 collected[name].append(b.data[: b.count].copy())
             elif isinstance(b, EventBuffer):
-                collected[name].extend((t + pos, m) for t, m in b.events)
+                collected[name].extend((r[0] + pos, *r[1:]) for r in b.records())
             else:
                 ctrl_blocks[name].append(float(b[0]))
+        host.transport.advance(n)
         pos += n
     if prepare:
         close_node(ctx)        # prepared here: stop its lane worker, if it has one

@@ -15,6 +15,9 @@ FAMILY_MODULES = [
     "ddsp",
     "latent",
     "vae",
+    "synth_poly",
+    "midi_io",
+    "midi_controls",
 ]
 
 

@@ -36,7 +36,7 @@ FILE_NODE_HINTS = {
     ".aiff": ["io.file_player"], ".aif": ["io.file_player"],
     ".nam": ["amp.nam"], ".json": ["amp.nam"],
     ".ts": ["ml.rave", "rave", "nn.rave"],
-    ".mid": ["midi.file_player", "io.midi_file"], ".midi": ["midi.file_player", "io.midi_file"],
+    ".mid": ["io.midi_file_player"], ".midi": ["io.midi_file_player"],
 }
 
 

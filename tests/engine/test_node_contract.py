@@ -4,6 +4,8 @@ state round trip, reset."""
 import json
 
 import numpy as np
+
+from neuropatch.engine.events import PITCH_BEND, note_off, note_on
 import pytest
 
 from neuropatch.engine import default_registry
@@ -55,8 +57,9 @@ def make_inputs(node, setup, signal, n_samples, audio_channels=1):
         elif port.kind == "control":
             inputs[port.name] = shape.get("value", port.default)
         elif port.kind == "events":
-            inputs[port.name] = [] if signal == "silence" else [(100, {"type": "note_on", "note": 60, "velocity": 100}),
-                                                               (n_samples // 2, {"type": "note_off", "note": 60})]
+            inputs[port.name] = [] if signal == "silence" else [
+                note_on(100, 60, 100), note_on(101, 64, 90), (n_samples // 3, PITCH_BEND, 0, 0, 0, 0.5),
+                note_off(n_samples // 2, 60), note_off(n_samples // 2, 64), note_on(n_samples // 2 + 7, 67, 127)]
     return inputs
 
 
