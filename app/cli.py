@@ -184,6 +184,11 @@ def cmd_render(args) -> int:
               + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
     if not np.all(np.isfinite(out)):
         print("warning: output contained NaN/Inf", file=sys.stderr)
+    from neuropatch.engine.events import event_overflows
+
+    for where, count in event_overflows(schedule).items():
+        print(f"warning: {where}: {count} event(s) dropped (more events in one block than its buffer holds)",
+              file=sys.stderr)
     return 0
 
 

@@ -28,6 +28,9 @@ def cmd_devices(args) -> int:
 
 def _status_line(m: dict) -> str:
     errs = f"  bypassed: {', '.join(m['errors'])}" if m.get("errors") else ""
+    dropped = m.get("event_overflows") or {}
+    if dropped:
+        errs = "  events dropped: " + ", ".join(f"{k} {v}" for k, v in dropped.items()) + errs
     lanes = m.get("lanes") or {}
     if lanes:   # per lane node: buffering + model delay (samples), late chunks
         errs = "  lanes: " + ", ".join(f"{nid} {v['buffer_latency']}+{v['model_delay']} late {v['late_chunks']}"

@@ -103,6 +103,16 @@ def note_off(offset: int, note: int, channel: int = 0) -> tuple:
     return (offset, NOTE_OFF, channel, note, 0, 0.0)
 
 
+def event_overflows(schedule) -> dict:
+    """'node.port' -> events dropped because that output's buffer was full (non-zero only)."""
+    out = {}
+    for step in schedule.node_steps:
+        for port, buf in step.out_bufs.items():
+            if isinstance(buf, EventBuffer) and buf.overflow:
+                out[f"{step.node_id}.{port}"] = buf.overflow
+    return out
+
+
 class EventMergeStep:
     """Fan-in: several event cables into one input are merged in offset order."""
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler import Schedule, compile_graph
+from ..events import event_overflows
 from ..lane import check_lanes, close_lanes, set_realtime
 from ..render import finish_nodes
 from ..errors import NeuropatchError
@@ -577,6 +578,7 @@ class EngineServer:
             "lanes": {s.node_id: {"buffer_latency": s.lane.latency, "model_delay": s.lane.request.model_delay,
                                   "late_chunks": s.lane.late_chunks, "worker": s.lane.worker.kind}
                       for s in sched.node_steps if s.lane is not None},
+            "event_overflows": event_overflows(sched),
         }
 
     def _publish(self, force: bool = False) -> None:

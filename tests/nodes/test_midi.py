@@ -218,3 +218,23 @@ def test_a_corrupt_midi_file_is_a_clear_error_on_its_node(tmp_path):
     patch = player_patch(tmp_path, bad)
     _, sched = render(load_patch(patch), None, seconds=0.1, base_dir=tmp_path)
     assert "bad.mid: not a readable MIDI file" in sched.errors["player"]
+
+
+def test_a_full_event_buffer_drops_and_counts_instead_of_growing():
+    from neuropatch.engine.events import EventBuffer
+
+    buf = EventBuffer(4)
+    for k, off in enumerate([30, 10, 20, 10, 5, 7]):
+        buf.push(off, NOTE_ON, 0, 60 + k, 100)
+    assert buf.count == 4 and buf.overflow == 2 and buf.capacity == 4
+    assert [r[0] for r in buf.records()] == [10, 10, 20, 30]       # sorted, ties in push order
+    assert [r[3] for r in buf.records()] == [61, 63, 62, 60]
+
+
+def test_render_reports_events_dropped_by_a_full_buffer(tmp_path, capsys):
+    from neuropatch.app import cli
+
+    dense = write_mid(tmp_path / "dense.mid", [(0.0, 0.5, 20 + k % 100, 100) for k in range(100)] * 6)
+    patch = player_patch(tmp_path, dense)
+    assert cli.main(["render", str(patch), "--seconds", "0.5", "-q"]) == 0
+    assert "warning: player.out: " in capsys.readouterr().err
