@@ -58,12 +58,20 @@ def build_model(factory: str, config: dict):
 # ---- layout ------------------------------------------------------------------------------
 
 
+EVENT_FIELDS = 6   # per event row: offset in the chunk, type, channel, data1, data2, value
+
+
 def _shapes(ports: dict, chunk: int) -> dict:
-    """port -> per-chunk array shape. ports: name -> ("audio", channels) | ("latent", dims, hop)."""
+    """port -> per-chunk array shape. ports: name -> ("audio", channels) | ("latent", dims, hop)
+    | ("events", capacity, header): events are rows of EVENT_FIELDS after a header row whose
+    first value is the event count and whose next `header` values the node may fill (params
+    the model reads per chunk)."""
     out = {}
     for name, p in ports.items():
         if p[0] == "audio":
             out[name] = (int(p[1]), chunk)
+        elif p[0] == "events":
+            out[name] = (int(p[1]) + 1, max(EVENT_FIELDS, 1 + int(p[2])))
         else:
             out[name] = (chunk // int(p[2]), int(p[1]))
     return out
@@ -349,6 +357,9 @@ class LaneRequest:
     model_delay: int = 0
     deadline_s: float = 1.0
     input_delay: int = 0     # set by the compiler: latency of the paths into the node
+    #: for events inputs: callable(port, header row float32 [width]) filling values 1.. of a
+    #: chunk's header row when the chunk starts (the node's params the model reads per chunk)
+    fill_header: object = None
     lane: "Lane | None" = field(default=None, repr=False)
 
     @property
@@ -375,6 +386,9 @@ class Lane:
         self.latent_in = [k for k, p in request.inputs.items() if p[0] == "latent"]
         self.audio_out = [k for k, p in request.outputs.items() if p[0] == "audio"]
         self.latent_out = [k for k, p in request.outputs.items() if p[0] == "latent"]
+        self.events_in = [k for k, p in request.inputs.items() if p[0] == "events"]
+        self.events_out = [k for k, p in request.outputs.items() if p[0] == "events"]
+        self.dropped_events = 0   # events that did not fit a chunk's capacity
         self.submit_time = np.zeros(self.slots, np.float64)
         self.realtime = False
         self.late_chunks = 0
@@ -429,10 +443,14 @@ class Lane:
                 x, dest = ins[name], lay.inputs[name]
                 rows = min(x.shape[0], dest.shape[1])   # the model's channels come first
                 dest[slot, :rows, off:off + m] = x[:rows, i:i + m]
+            for name in self.events_in:
+                self._events_into(ins[name], lay.inputs[name][slot], off == 0, i, i + m, off - i)
             if off + m == c:
                 self._submit(self.base + k)
             i += m
         lat = self.latency
+        for name in self.events_out:
+            outs[name].clear()
         i = 0
         while i < n:                                     # audio out, `lat` behind
             u = t + i - lat
@@ -451,6 +469,9 @@ class Lane:
                     y[:, i:i + m] = lay.outputs[name][(self.base + k) % slots, : y.shape[0], off:off + m]
                 else:
                     y[:, i:i + m] = 0.0
+            if ready:
+                for name in self.events_out:
+                    _events_out(lay.outputs[name][(self.base + k) % slots], outs[name], off, off + m, i - off)
             i += m
         end = t + n
         for name in self.latent_out:                     # frames out when their time comes
@@ -471,6 +492,30 @@ class Lane:
             buf.count = q
             self.frames_out[name] = j
         self.t = end
+
+    def _events_into(self, buf, rows, fresh: bool, lo: int, hi: int, shift: int) -> None:
+        """Copy `buf`'s events with block offset in [lo, hi) into a chunk's rows (offset + shift
+        = offset in the chunk); `fresh`: the chunk starts here, so its count starts at 0."""
+        if fresh:
+            rows[0, 0] = 0.0
+            if self.request.fill_header is not None:
+                self.request.fill_header(rows[0])
+        cap = rows.shape[0] - 1
+        for q in range(buf.count):
+            o = int(buf.offset[q])
+            if lo <= o < hi:
+                j = int(rows[0, 0])
+                if j >= cap:
+                    self.dropped_events += 1
+                    continue
+                r = rows[1 + j]
+                r[0] = o + shift
+                r[1] = buf.type[q]
+                r[2] = buf.channel[q]
+                r[3] = buf.data1[q]
+                r[4] = buf.data2[q]
+                r[5] = buf.value[q]
+                rows[0, 0] = j + 1
 
     def _submit(self, gid: int) -> None:
         lay, slot = self.layout, gid % self.slots
@@ -536,6 +581,15 @@ class Lane:
         if waited > due + self.request.deadline_s:
             return f"model worker hung: chunk {pending - self.base} is {waited - due:.1f} s past due"
         return None
+
+
+def _events_out(rows, buf, lo: int, hi: int, shift: int) -> None:
+    """Push a result chunk's events with chunk offset in [lo, hi) into `buf` at offset + shift."""
+    for j in range(int(rows[0, 0])):
+        r = rows[1 + j]
+        o = int(r[0])
+        if lo <= o < hi:
+            buf.push(o + shift, int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]))
 
 
 class LaneFailure(RuntimeError):

@@ -3,7 +3,7 @@
 
 Input shapes (as the engine's TapReader returns them):
 audio float32 [channels, samples]; frames [n, channels, bins]; latent [n, dims];
-control [blocks].
+control [blocks]; events [n, 6] (time s, type, channel, data1, data2, value).
 """
 from __future__ import annotations
 
@@ -187,6 +187,57 @@ class LatentPlot(pg.PlotWidget):
         self.image_item.setImage(np.where(img > FLOOR_DB, img, 0.0), autoLevels=False, levels=(-lim, lim))
 
 
+class PianoRollView(pg.PlotWidget):
+    """Recent notes of an events stream: x time in seconds (the last ``WINDOW_S``), y MIDI
+    note number, one bar per note (brightness = velocity), channels in different hues.
+
+    Input rows (a tap of an events port): [time s, type, channel, data1, data2, value]."""
+
+    title = "piano roll"
+    WINDOW_S = 8.0
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMouseEnabled(False, False)
+        self.setLabel("bottom", "time", units="s")
+        self.setLabel("left", "MIDI note")
+        self.setYRange(36, 96)
+        self.open: dict = {}     # (channel, note) -> (start s, velocity)
+        self.notes: list = []    # (start s, end s, note, velocity, channel)
+        self.now = 0.0
+        self.bars = pg.BarGraphItem(x0=[], x1=[], y0=[], y1=[])
+        self.addItem(self.bars)
+
+    def feed(self, data: np.ndarray) -> None:
+        from neuropatch.engine.events import NOTE_OFF, NOTE_ON
+
+        data = np.asarray(data, np.float32).reshape(-1, 6)
+        for t, typ, ch, note, vel, _ in data:
+            key = (int(ch), int(note))
+            self.now = max(self.now, float(t))
+            if int(typ) == NOTE_ON and vel > 0:
+                self.open[key] = (float(t), int(vel))
+            elif int(typ) in (NOTE_ON, NOTE_OFF) and key in self.open:
+                start, v = self.open.pop(key)
+                self.notes.append((start, float(t), int(note), v, int(ch)))
+        self.redraw()
+
+    def redraw(self) -> None:
+        lo = self.now - self.WINDOW_S
+        self.notes = [n for n in self.notes if n[1] >= lo]
+        shown = self.notes + [(s, self.now, k[1], v, k[0]) for k, (s, v) in self.open.items()]
+        if not shown:
+            self.bars.setOpts(x0=[], x1=[], y0=[], y1=[])
+            return
+        brushes = [pg.mkBrush(pg.hsvColor((0.02 + 0.13 * ch) % 1.0, 0.8, 0.35 + 0.65 * v / 127))
+                   for _, _, _, v, ch in shown]
+        self.bars.setOpts(x0=[n[0] for n in shown], x1=[max(n[1], n[0] + 0.01) for n in shown],
+                          y0=[n[2] - 0.4 for n in shown], y1=[n[2] + 0.4 for n in shown], brushes=brushes)
+        self.setXRange(lo, self.now, padding=0)
+        notes = [n[2] for n in shown]
+        self.setYRange(min(notes) - 3, max(notes) + 3)
+
+
 class LatentSpaceView(pg.GraphicsLayoutWidget):
     """Latent frames [n, dims] in two plots: left, the path of (z0, z1) over the last
     ``TRAIL`` frames, older points fading, the newest ringed; right, one bar per dimension
@@ -249,13 +300,14 @@ class LatentSpaceView(pg.GraphicsLayoutWidget):
 
 
 VIEWS = {"scope": ScopeView, "levels": LevelMeter, "spectrogram": SpectrogramView,
-         "curve": CurveView, "latent": LatentPlot, "latent space": LatentSpaceView}
+         "curve": CurveView, "latent": LatentPlot, "latent space": LatentSpaceView,
+         "piano roll": PianoRollView}
 
 
 def views_for_kind(kind: str) -> list[str]:
     """Visualizers that make sense for a stream kind, the default first."""
     return {"audio": ["scope", "spectrogram", "levels"], "frames": ["spectrogram", "curve"],
-            "control": ["curve"], "latent": ["latent", "latent space", "curve"], "events": []}.get(kind, ["scope", "curve"])
+            "control": ["curve"], "latent": ["latent", "latent space", "curve"], "events": ["piano roll"]}.get(kind, ["scope", "curve"])
 
 
 class VisualizerDock(QDockWidget):

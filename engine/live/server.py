@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler import Schedule, compile_graph
-from ..events import event_overflows
+from ..events import EventBuffer, event_overflows
 from ..lane import check_lanes, close_lanes, set_realtime
 from ..render import finish_nodes
 from ..errors import NeuropatchError
@@ -115,8 +115,9 @@ class TapWriter:
         self.ring = RingWriter(shm)
         self._sched = None
         self._buf = None
-        self._mode = 0      # 0 absent, 1 audio, 2 frames/latent, 4 control
+        self._mode = 0      # 0 absent, 1 audio, 2 frames/latent, 3 events, 4 control
         self._shape = None
+        self._rows = None   # events: float32 [capacity, 6] rows packed per block
 
     def _rebind(self, sched: Schedule) -> None:
         self._sched = sched
@@ -135,6 +136,9 @@ class TapWriter:
             self._mode = 2
             d = buf.data.shape
             shape = ("frames", d[1], d[2]) if len(d) == 3 else ("latent", d[1], 1)
+        elif isinstance(buf, EventBuffer):
+            self._mode, shape = 3, ("events", 6, 1)
+            self._rows = np.zeros((buf.capacity, 6), np.float32)
         else:
             self._mode, shape = 0, None
         if shape is not None and shape != self._shape:
@@ -151,6 +155,19 @@ class TapWriter:
             self.ring.write_items(self._buf.data, self._buf.count)
         elif mode == 4:
             self.ring.write_value(self._buf[0])
+        elif mode == 3 and self._buf.count:
+            buf, rows, k = self._buf, self._rows, self._buf.count
+            tr = sched.host.transport      # already advanced past this block
+            start = (tr.position - n) / tr.sample_rate
+            rows[:k, 0] = buf.offset[:k]
+            rows[:k, 0] *= 1.0 / tr.sample_rate
+            rows[:k, 0] += start
+            rows[:k, 1] = buf.type[:k]
+            rows[:k, 2] = buf.channel[:k]
+            rows[:k, 3] = buf.data1[:k]
+            rows[:k, 4] = buf.data2[:k]
+            rows[:k, 5] = buf.value[:k]
+            self.ring.write_items(rows, k)
 
 
 def compile_live(graph: Graph, previous: Schedule | None, sample_rate: int, block_size: int,

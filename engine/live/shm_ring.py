@@ -11,15 +11,15 @@ Ring layout: an int64 header of :data:`HEADER_WORDS` words, then float32 data.
 word   meaning
 =====  ===========================================================================
 0      layout generation (bumped whenever the item shape changes; 0 = not bound yet)
-1      kind: 0 none, 1 audio, 2 frames, 3 latent, 4 control
+1      kind: 0 none, 1 audio, 2 frames, 3 latent, 4 control, 5 events
 2, 3   item shape: audio (channels, 1); frames (channels, bins); latent (dims, 1);
-       control (1, 1)
+       control (1, 1); events (6, 1): time s, type, channel, data1, data2, value
 4      capacity in items
 5      items written so far (monotonic; published after the data)
 =====  ===========================================================================
 
 Audio is stored channel-planar ``[channels, capacity]``; frames ``[capacity, channels, bins]``;
-latent ``[capacity, dims]``; control ``[capacity]``.
+latent and events ``[capacity, dims]``; control ``[capacity]``.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import numpy as np
 
 HEADER_WORDS = 8
 HEADER_BYTES = HEADER_WORDS * 8
-KINDS = {0: "none", 1: "audio", 2: "frames", 3: "latent", 4: "control"}
+KINDS = {0: "none", 1: "audio", 2: "frames", 3: "latent", 4: "control", 5: "events"}
 KIND_CODES = {v: k for k, v in KINDS.items()}
 
 _GEN, _KIND, _D0, _D1, _CAP, _COUNT = range(6)
@@ -83,7 +83,7 @@ class RingWriter:
             self.data = np.ndarray((d0, cap), np.float32, buf, HEADER_BYTES)
         elif kind == "frames":
             self.data = np.ndarray((cap, d0, d1), np.float32, buf, HEADER_BYTES)
-        elif kind == "latent":
+        elif kind in ("latent", "events"):
             self.data = np.ndarray((cap, d0), np.float32, buf, HEADER_BYTES)
         else:
             self.data = np.ndarray((cap,), np.float32, buf, HEADER_BYTES)
@@ -166,7 +166,7 @@ class TapReader:
             self._data = np.ndarray((d0, cap), np.float32, buf, HEADER_BYTES)
         elif kind == "frames":
             self._data = np.ndarray((cap, d0, d1), np.float32, buf, HEADER_BYTES)
-        elif kind == "latent":
+        elif kind in ("latent", "events"):
             self._data = np.ndarray((cap, d0), np.float32, buf, HEADER_BYTES)
         else:
             self._data = np.ndarray((cap,), np.float32, buf, HEADER_BYTES)
@@ -180,7 +180,7 @@ class TapReader:
             return np.zeros((max(d0, 1), 0), np.float32)
         if self.kind == "frames":
             return np.zeros((0, max(d0, 1), max(d1, 1)), np.float32)
-        if self.kind == "latent":
+        if self.kind in ("latent", "events"):
             return np.zeros((0, max(d0, 1)), np.float32)
         return np.zeros(0, np.float32)
 

@@ -238,3 +238,28 @@ def test_render_reports_events_dropped_by_a_full_buffer(tmp_path, capsys):
     patch = player_patch(tmp_path, dense)
     assert cli.main(["render", str(patch), "--seconds", "0.5", "-q"]) == 0
     assert "warning: player.out: " in capsys.readouterr().err
+
+
+def test_an_events_tap_shows_the_played_notes_in_the_piano_roll(tune, tmp_path, qtbot):
+    from neuropatch.app.editor.visualizers import PianoRollView, views_for_kind
+    from neuropatch.engine.live import EngineClient
+
+    graph = load_patch(player_patch(tmp_path, tune))
+    with EngineClient(mode="thread", backend="offline", block_size=256, in_channels=1, out_channels=1) as client:
+        client.load(graph, tmp_path)
+        tap = client.tap("player", "out")
+        client.sync()
+        client.pump(int(3.0 * SR / 256))
+        rows = tap.read()
+    on = rows[rows[:, 1] == NOTE_ON]
+    expected = np.array(mido_note_on_samples(tune)) / SR
+    np.testing.assert_allclose(on[:, 0], expected, atol=1e-6)      # seconds since the start
+    assert list(on[:, 3]) == [60, 64, 67, 72]
+    assert views_for_kind("events")[0] == "piano roll"
+    roll = PianoRollView()
+    qtbot.addWidget(roll)
+    roll.feed(rows)
+    drawn = sorted((round(s, 3), round(e, 3), n) for s, e, n, *_ in roll.notes)
+    assert [n for *_, n in drawn] == [60, 64, 67, 72]
+    assert drawn[0][:2] == (0.25, 0.375)                # beat 0.5 to 0.75 at 120 bpm
+    assert roll.getAxis("bottom").labelText == "time" and roll.getAxis("left").labelText == "MIDI note"
