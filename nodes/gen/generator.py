@@ -197,6 +197,20 @@ class NoteGenerator:
         return ok
 
     # -- generation ----------------------------------------------------------------------
+    def sample(self, temperature: float = 1.0, top_p: float = 0.95) -> int:
+        """One token for the end of the stream, drawn from the grammar-masked
+        distribution; not appended (``append`` does that). ``last_logits`` holds the
+        model's logits for it."""
+        return sample_token(self.next_logits(), self._grammar(), temperature, top_p, self.rng)
+
+    def append(self, tok: int) -> Note | None:
+        """Append a token to the stream; returns the note it completes (absolute beats)
+        or None."""
+        if self.origin_qb is None:
+            self.origin_qb = 0
+        note = self._append(int(tok))
+        return None if note is None else self._absolute(note)
+
     def continue_notes(self, beats: float, temperature: float = 1.0, top_p: float = 0.95) -> list[Note]:
         """Sample until the stream reaches ``beats`` beats after the latest onset in the
         context; returns the new notes (absolute beats, sorted by start then pitch, voice
@@ -209,8 +223,7 @@ class NoteGenerator:
         budget = int(64 * max(beats, 1)) + 4 * self.max_len
         while budget > 0:
             budget -= 1
-            allowed = self._grammar()
-            tok = sample_token(self.next_logits(), allowed, temperature, top_p, self.rng)
+            tok = self.sample(temperature, top_p)
             if self.vocab.kind[tok] in (BAR, POSITION) and self._token_time(tok) >= target:
                 break                          # not kept: the next call samples it afresh
             note = self._append(tok)

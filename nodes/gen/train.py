@@ -206,7 +206,7 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
         done_here += 1
         state["losses"].append(round(loss.item(), 5))
         if progress:
-            progress(step, steps, float(loss))
+            progress(step, steps, state["losses"][-1])
         if step % checkpoint_every == 0 or step == steps or (stop_after and done_here >= stop_after):
             state["step"] = step
             state["seconds"] = seconds0 + time.perf_counter() - t0
