@@ -14,6 +14,10 @@ def cmd_devices(args) -> int:
         devices = list_devices()
     except OSError as exc:
         return fail(f"PortAudio is not available: {exc}")
+    from neuropatch.nodes.midi_io import available_ports
+
+    midi_in, midi_out = available_ports("input"), available_ports("output")
+    print("MIDI in: " + (", ".join(midi_in) or "none") + "   MIDI out: " + (", ".join(midi_out) or "none"))
     if not devices:
         print("no audio devices found")
         return 0
@@ -50,6 +54,12 @@ def cmd_run(args) -> int:
     graph, base_dir, err = load_patch_arg(args.patch)
     if err:
         return fail(err)
+    if args.midi_in is not None:   # every MIDI input of the patch listens to this port
+        inputs = [spec for spec in graph.nodes.values() if spec.type == "io.midi_in"]
+        if not inputs:
+            return fail(f"--midi-in {args.midi_in}: the patch has no io.midi_in node")
+        for spec in inputs:
+            spec.params["device"] = args.midi_in
     err = trust_files(args)
     if err:
         return fail(err)
@@ -104,6 +114,8 @@ def add_parser(subparsers) -> None:
     r.add_argument("--output-device", help="output device index or name (default: the host's)")
     r.add_argument("--in-channels", type=int, help="device input channels (default: up to 2)")
     r.add_argument("--out-channels", type=int, help="device output channels (default: up to 2)")
+    r.add_argument("--midi-in", metavar="PORT",
+                   help="MIDI input port for the patch's MIDI In nodes (see `neuropatch devices`)")
     r.add_argument("--block", type=int, help="block size in samples (default: the patch's)")
     r.add_argument("--sr", type=int, help="sample rate in Hz (default: the patch's)")
     r.add_argument("--thread", action="store_true",

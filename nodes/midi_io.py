@@ -271,7 +271,13 @@ def midi_backend(api: str):
     import mido
 
     errors = []
-    for name in (["jack", "alsa"] if api == "auto" else [api]):
+    if api == "auto":   # probe only what exists: a failed probe makes the C libraries print noise
+        names = ([n for n, up in (("jack", _jack_running()), ("alsa", Path("/dev/snd/seq").exists())) if up])
+        if not names:
+            raise NodeConfigError("midi", "no MIDI system found (no JACK server running, no ALSA sequencer)")
+    else:
+        names = [api]
+    for name in names:
         backend = mido.Backend(f"mido.backends.rtmidi/{APIS[name]}", load=False)
         try:
             backend.get_input_names()
@@ -279,6 +285,19 @@ def midi_backend(api: str):
         except PORT_ERRORS as exc:
             errors.append(f"{name}: {exc}")
     raise NodeConfigError("midi", "no MIDI system available (" + "; ".join(errors) + ")")
+
+
+def _jack_running() -> bool:
+    """The JACK server rtmidi would connect to (``$JACK_DEFAULT_SERVER`` or "default") runs:
+    its socket exists (JACK 2 keeps it in /dev/shm)."""
+    import os
+    import stat
+
+    name = os.environ.get("JACK_DEFAULT_SERVER", "default")
+    try:
+        return stat.S_ISSOCK(os.stat(f"/dev/shm/jack_{name}_{os.getuid()}_0").st_mode)
+    except OSError:
+        return False
 
 
 def open_port(kind: str, name: str, virtual: bool, api: str, node_id: str, callback=None):
