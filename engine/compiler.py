@@ -302,9 +302,9 @@ def check_edges(graph: Graph, nodes: dict) -> None:
                 f"stream kinds differ; insert a converter node")
         key = (e.dst, e.dst_port)
         fan_in[key] = fan_in.get(key, 0) + 1
-        if fan_in[key] > 1 and dk not in ("audio", "any"):
+        if fan_in[key] > 1 and dk not in ("audio", "any", "events"):
             raise CompileError(f"input {e.dst}.{e.dst_port} ({dk}) accepts one cable; "
-                               f"only audio inputs sum several cables")
+                               f"only audio inputs (summed) and events inputs (merged) take several")
 
 
 def _sccs(ids, succ) -> list:

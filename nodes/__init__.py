@@ -18,6 +18,7 @@ FAMILY_MODULES = [
     "synth_poly",
     "midi_io",
     "midi_controls",
+    "gen.node",
 ]
 
 
