@@ -350,6 +350,7 @@ class MidiIn(Node):
 
     def prepare(self, ctx):
         self._ring = _MidiRing()
+        self.latency_samples = ctx.block_size   # delivered one block after arrival (see doc)
         self._block_seconds = ctx.block_size / ctx.sample_rate
         self.sr = ctx.sample_rate
         self._block_start = None    # perf_counter time of the previous block's start

@@ -580,6 +580,7 @@ class EngineServer:
             "input_overflows": int(v[IN_OVERFLOWS]), "output_underflows": int(v[OUT_UNDERFLOWS]),
             "latency_samples": total, "latency_ms": total * 1e3 / self.sr,
             "io_latency_ms": (in_lat + out_lat) * 1e3, "io_latency_samples": io_samples,
+            "output_latency_samples": int(round(out_lat * self.sr)),
             "graph_latency_samples": graph_lat, "node_cpu": dict(self.window.node_cpu),
             "errors": self.errors(), "sample_rate": self.sr, "block_size": self.bs,
             "blocks": int(self.runtime.blocks), "generation": self.generation,
