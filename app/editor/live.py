@@ -51,6 +51,19 @@ class LiveController(QObject):
         cls, why = _engine_client_class()
         return cls is not None, why
 
+    def engine_graph(self):
+        """The document's graph as the engine gets it: with a MIDI input chosen in the audio
+        settings, every MIDI In node listens to that port (the patch itself is unchanged)."""
+        port = self.settings.get("midi_input")
+        graph = self.document.graph
+        if not port or not any(s.type == "io.midi_in" for s in graph.nodes.values()):
+            return graph
+        graph = graph.copy()
+        for spec in graph.nodes.values():
+            if spec.type == "io.midi_in":
+                spec.params["device"] = port
+        return graph
+
     def configure(self, values: dict) -> None:
         was = self.running
         if was:
@@ -85,7 +98,7 @@ class LiveController(QObject):
         try:
             if self.client is None:
                 self.client = self._make_client()
-                self.client.load(self.document.graph, self.document.base_dir)
+                self.client.load(self.engine_graph(), self.document.base_dir)
                 self.client.set_limiter(self.limiter)
             self.client.start()
         except Exception as exc:  # device errors, missing backends: report, never crash
@@ -145,7 +158,7 @@ class LiveController(QObject):
         if self.client is None:
             return
         try:
-            self.client.load(self.document.graph, self.document.base_dir)
+            self.client.load(self.engine_graph(), self.document.base_dir)
         except Exception as exc:
             self.message.emit(f"engine cannot load the patch: {exc}")
 

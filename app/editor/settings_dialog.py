@@ -1,4 +1,4 @@
-"""Audio settings: devices, sample rate, block size, engine process/thread mode."""
+"""Audio settings: devices (audio and MIDI input), sample rate, block size, engine mode."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
@@ -56,8 +56,16 @@ class AudioSettingsDialog(QDialog):
         self.backend.addItem("sound card (sounddevice)", "sounddevice")
         self.backend.addItem("offline (no device)", "offline")
         self.backend.setCurrentIndex(max(self.backend.findData(current.get("backend", "sounddevice")), 0))
+        from neuropatch.nodes.midi_io import available_ports
+
+        self.midi = QComboBox()
+        self.midi.addItem("as set in each MIDI In node", None)
+        for name in dict.fromkeys(available_ports("input") + ([current["midi_input"]] if current.get("midi_input") else [])):
+            self.midi.addItem(name, name)
+        self.midi.setCurrentIndex(max(self.midi.findData(current.get("midi_input")), 0))
         form.addRow("Input device", self.input)
         form.addRow("Output device", self.output)
+        form.addRow("MIDI input", self.midi)
         form.addRow("Sample rate", self.rate)
         form.addRow("Block size", self.block)
         form.addRow("Engine", self.mode)
@@ -72,4 +80,5 @@ class AudioSettingsDialog(QDialog):
     def values(self) -> dict:
         return {"input_device": self.input.currentData(), "output_device": self.output.currentData(),
                 "sample_rate": self.rate.currentData(), "block_size": self.block.currentData(),
-                "mode": self.mode.currentData(), "backend": self.backend.currentData()}
+                "mode": self.mode.currentData(), "backend": self.backend.currentData(),
+                "midi_input": self.midi.currentData()}
