@@ -113,6 +113,7 @@ def take_screenshots(infos: list[dict], folder: Path) -> list[Path]:
         if not window.open_path(info["path"], ask_save=False) or problems:
             raise SystemExit(f"{info['name']}: the editor could not open it: {problems}")
         window.palette_dock.hide()            # the canvas gets the width
+        window.library_dock.hide()
         window.resizeDocks([window.inspector_dock], [INSPECTOR_WIDTH], Qt.Horizontal)
         featured = featured_node(window.doc.graph)
         if featured:

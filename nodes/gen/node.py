@@ -47,6 +47,27 @@ class Transformer(Node):
     def contract_setup(cls, tmp_dir):
         return {"params": {"worker": "thread", "chunk": 1024}}
 
+    @classmethod
+    def resource_info(cls, name, path):
+        """What the model's JSON config says (a .safetensors of another kind is an error)."""
+        import json
+
+        path = Path(path)
+        try:
+            cfg = json.loads(path.with_suffix(".json").read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            return {"error": f"{path.name}: no readable config {path.with_suffix('.json').name} ({exc})"}
+        if not isinstance(cfg, dict) or cfg.get("kind") != "music_transformer":
+            return {"error": f"{path.name}: not a Music Transformer (config kind {cfg.get('kind')!r})"
+                    if isinstance(cfg, dict) else f"{path.name}: config is not an object"}
+        return {"model": "Music Transformer", "layers": cfg.get("n_layers"), "width": cfg.get("d_model"),
+                "context": f"{cfg.get('max_len')} tokens", "vocabulary": cfg.get("vocab_size")}
+
+    @classmethod
+    def resource_companions(cls, name, path):
+        config = Path(path).with_suffix(".json")
+        return [config] if config.is_file() else []
+
     def weights(self) -> Path:
         return Path(self.resource_paths.get("model") or SHIPPED_MODEL)
 
