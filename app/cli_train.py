@@ -184,8 +184,10 @@ def cmd_train_transformer(args) -> int:
 
     from neuropatch.engine.errors import NeuropatchError
 
-    if args.steps < 1 or args.batch < 1 or args.seq_len < 8 or args.threads < 0 or args.checkpoint_every < 1:
-        return fail("--steps, --batch, --checkpoint-every must be >= 1, --seq-len >= 8, --threads >= 0")
+    if args.steps < 1 or args.batch < 1 or args.seq_len < 8 or args.threads < 0 or args.checkpoint_every < 1 \
+            or not 0 <= args.until <= args.steps:
+        return fail("--steps, --batch, --checkpoint-every must be >= 1, --seq-len >= 8, --threads >= 0, "
+                    "--until in [0, --steps]")
     if not Path(args.midi_dir).is_dir():
         return fail(f"{args.midi_dir}: not a folder")
     import torch
@@ -214,21 +216,20 @@ def cmd_train_transformer(args) -> int:
         metrics = train_transformer(args.midi_dir, args.output, held_out_dir=args.held_out, steps=args.steps,
                                     batch=args.batch, seq_len=args.seq_len, lr=args.lr, seed=args.seed, init=init,
                                     resume=args.resume, checkpoint_every=args.checkpoint_every,
-                                    stop_after=args.stop_after, name=args.name, progress=progress)
+                                    until=args.until, name=args.name, progress=progress)
     except (ValueError, NeuropatchError) as exc:
         return fail(f"{exc}")
     except OSError as exc:
         return fail(f"cannot write {args.output}: {exc}")
     finally:
         bar.close()
-    if not metrics["finished"]:
-        print(f"stopped at step {metrics['steps']}/{args.steps} (loss {metrics['final_loss']:.3f}); "
-              f"continue with the same command and --resume")
-        return 0
     held = (f"; held-out NLL {metrics['held_out_nll_per_token']:.4f} nats/token"
             if "held_out_nll_per_token" in metrics else "")
     print(f"loss {metrics['final_loss']:.4f}{held}; {metrics['steps']} steps in {metrics['train_seconds']:.0f} s "
           f"-> {metrics['weights']} (+ {Path(metrics['config']).name})")
+    if not metrics["finished"]:
+        print(f"stopped at step {metrics['steps']} of {args.steps}: continue with the same command, --resume "
+              "and without --until")
     return 0
 
 
@@ -249,7 +250,8 @@ def _add_transformer_parser(subparsers) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT's checkpoint (.ckpt.safetensors)")
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    p.add_argument("--stop-after", type=int, default=0, help="end this run after N steps (resume later)")
+    p.add_argument("--until", type=int, default=0, help="stop at step N of the --steps schedule and write the "
+                   "model as it is then (continue later with --resume)")
     p.add_argument("--name", default="", help="model name stored in the .json")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_transformer)

@@ -152,13 +152,13 @@ def held_out_nll(model, pieces) -> float:
 def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, batch: int = 8,
                       seq_len: int = 256, lr: float = 1e-3, seed: int = 0, init=None,
                       config: Optional[dict] = None, resume: bool = False, checkpoint_every: int = 100,
-                      stop_after: int = 0, name: str = "",
+                      until: int = 0, name: str = "",
                       progress: Optional[Callable[[int, int, float], None]] = None) -> dict:
     """Train (or fine-tune from ``init``, a model stem) and write ``<out>.safetensors`` +
-    ``<out>.json``. ``resume`` continues from ``<out>.ckpt.*``; ``stop_after`` > 0 ends
-    this run after that many steps, leaving the checkpoint (the model file is written
-    only when all ``steps`` are done). Returns the metrics (also in the .json under
-    ``training``); ``metrics["finished"]`` is False after a ``stop_after`` stop."""
+    ``<out>.json``. ``resume`` continues from ``<out>.ckpt.*``. ``until`` > 0 stops at that
+    step of the ``steps``-step schedule and writes the model as it is then (and the
+    checkpoint, to continue with ``resume``). Returns the metrics (also in the .json under
+    ``training``); ``metrics["finished"]`` is False when stopped before ``steps``."""
     pieces, names = load_pieces(train_dir)
     if not pieces:
         raise ValueError(f"no readable MIDI files with notes under {train_dir}")
@@ -187,10 +187,11 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
     lengths = np.array([len(p) for p in pieces], float)
     lengths_p = lengths / lengths.sum()
     model.train()
-    t0, done_here = time.perf_counter(), 0
+    t0 = time.perf_counter()
     seconds0 = state["seconds"]
     step = state["step"]
-    while step < steps and not (stop_after and done_here >= stop_after):
+    end = min(until, steps) if until > 0 else steps
+    while step < end:
         rng = np.random.default_rng([seed, step])
         torch.manual_seed(seed * 1_000_003 + step)
         x = make_batch(pieces, lengths_p, rng, batch, seq_len, v.pad)
@@ -203,11 +204,10 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        done_here += 1
         state["losses"].append(round(loss.item(), 5))
         if progress:
             progress(step, steps, state["losses"][-1])
-        if step % checkpoint_every == 0 or step == steps or (stop_after and done_here >= stop_after):
+        if step % checkpoint_every == 0 or step == end:
             state["step"] = step
             state["seconds"] = seconds0 + time.perf_counter() - t0
             save_checkpoint(out, model, opt, state)
@@ -217,8 +217,6 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
                "train_tokens": int(lengths.sum()), "parameters": n_parameters(model),
                "final_loss": float(np.mean(state["losses"][-20:])) if state["losses"] else float("nan"),
                "finished": step >= steps}
-    if step < steps:
-        return metrics
     if held_out_dir is not None:
         held, held_names = load_pieces(held_out_dir)
         if held:
@@ -229,7 +227,7 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
     cfg_out = dict(cfg)
     if name:
         cfg_out["name"] = name
-    cfg_out["training"] = {**run, **{k: val for k, val in metrics.items() if k != "finished"},
+    cfg_out["training"] = {**run, "schedule_steps": steps, **metrics,
                            "train_folder": Path(train_dir).name}
     weights, cfg_path = save_model(model, cfg_out, out)
     metrics["weights"], metrics["config"] = str(weights), str(cfg_path)
