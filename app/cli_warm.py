@@ -25,7 +25,7 @@ def cmd_warm(args) -> int:
         what = f"the kernels {args.patch} uses"
     else:
         warmers = builtin_warmers()
-        what = f"the kernels of {len(warmers)} built-in node types"
+        what = f"the kernels of the built-in node types ({len(warmers)} steps)"
     if cache_is_empty():
         print(f"compiling {what} into {cache_folder('neuropatch')} (first run only; later runs load "
               "them)", file=sys.stderr)
