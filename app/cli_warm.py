@@ -32,7 +32,7 @@ def cmd_warm(args) -> int:
     else:
         print(f"loading {what} from {cache_folder('neuropatch')}, compiling those not cached yet",
               file=sys.stderr)
-    compiled = []
+    compiled, failed = [], []
     t0 = time.perf_counter()
     with tqdm(total=len(warmers), unit="step", file=sys.stderr, disable=args.quiet or args.progress_lines,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}] {postfix}") as bar:
@@ -47,13 +47,21 @@ def cmd_warm(args) -> int:
                     print(f"step {i} {len(warmers)} {label}", flush=True)
                 try:
                     run()
-                except (NeuropatchError, OSError, ValueError) as exc:
-                    return fail(f"{label}: {exc}")
+                except NeuropatchError as exc:
+                    if args.patch:
+                        return fail(f"{args.patch}: {exc}")
+                    failed.append(f"{label}: {exc}")
+                except Exception as exc:  # a built-in that cannot run alone: warm the others
+                    if args.patch:
+                        raise
+                    failed.append(f"{label}: {exc!r}")
                 bar.update(1)
             if args.progress_lines:
                 print(f"step {len(warmers)} {len(warmers)} done", flush=True)
         bar.set_description_str("done")
         bar.set_postfix_str("")
+    for line in failed:
+        print(f"warning: not warmed: {line}", file=sys.stderr)
     print(f"{len(compiled)} kernel{'s' if len(compiled) != 1 else ''} compiled, the rest loaded from the "
           f"cache, in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
