@@ -128,6 +128,11 @@ def cmd_render(args) -> int:
             audio_in = resample(audio_in, in_sr, sr)
     elif args.seconds is None:
         return fail("render needs --in IN.wav or --seconds S")
+    from neuropatch.engine.jit import cache_is_empty
+
+    if not args.quiet and cache_is_empty():
+        print("note: compiling kernels for this patch (first run only; cached for the next runs; "
+              "`neuropatch warm` does it ahead)", file=sys.stderr)
     try:
         schedule = compile_graph(graph, sample_rate=sr, block_size=block,
                                  in_channels=audio_in.shape[0] if audio_in is not None else 1,
