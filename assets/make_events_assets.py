@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mido
 import numpy as np
 import soundfile as sf
 from scipy.signal import butter, sosfilt
@@ -40,21 +39,12 @@ def hall_ir(seconds: float = 2.2, rt60: float = 1.8, seed: int = 0) -> np.ndarra
 
 
 def call_demo(path: Path) -> None:
-    """Two bars in C major: (start beat, beats, note)."""
+    """Two bars in C major at 120 bpm: (start beat, beats, note, velocity)."""
+    from neuropatch.nodes.midi_io import write_notes_file
+
     phrase = [(0, 1, 60), (1, 0.5, 62), (1.5, 0.5, 64), (2, 1, 65), (3, 1, 67),
               (4, 1.5, 69), (5.5, 0.5, 67), (6, 2, 64)]
-    mid = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack()
-    mid.tracks.append(track)
-    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120), time=0))
-    events = sorted([(int(s * 480), 1, mido.Message("note_on", note=p, velocity=96)) for s, d, p in phrase]
-                    + [(int((s + d) * 480), 0, mido.Message("note_off", note=p)) for s, d, p in phrase],
-                    key=lambda e: (e[0], e[1]))
-    last = 0
-    for tick, _, msg in events:
-        track.append(msg.copy(time=tick - last))
-        last = tick
-    mid.save(str(path))
+    write_notes_file(path, [(s, d, p, 96) for s, d, p in phrase])
 
 
 def main() -> None:

@@ -28,6 +28,23 @@ def _poly_blep(t: float, dt: float) -> float:
     return 0.0
 
 
+@njit(cache=True, fastmath=False, inline="always")
+def blep_saw(phase: float, dt: float) -> float:
+    """PolyBLEP saw at phase in [0, 1) for phase increment dt: -1..1."""
+    return 2.0 * phase - 1.0 - _poly_blep(phase, dt)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def blep_square(phase: float, dt: float) -> float:
+    """PolyBLEP square at phase in [0, 1) for phase increment dt: -1..1."""
+    v = 1.0 if phase < 0.5 else -1.0
+    v += _poly_blep(phase, dt)
+    t2 = phase + 0.5
+    if t2 >= 1.0:
+        t2 -= 1.0
+    return v - _poly_blep(t2, dt)
+
+
 @njit(cache=True, fastmath=False)
 def oscillator_kernel(out, phase, freq, level, sr, waveform):
     """Fill out [n] float32 with a band-limited waveform; returns the new phase in cycles.
@@ -40,14 +57,9 @@ def oscillator_kernel(out, phase, freq, level, sr, waveform):
         if waveform == 0:
             v = np.sin(2.0 * np.pi * phase)
         elif waveform == 1:
-            v = 2.0 * phase - 1.0 - _poly_blep(phase, dt)
+            v = blep_saw(phase, dt)
         else:
-            v = 1.0 if phase < 0.5 else -1.0
-            v += _poly_blep(phase, dt)
-            t2 = phase + 0.5
-            if t2 >= 1.0:
-                t2 -= 1.0
-            v -= _poly_blep(t2, dt)
+            v = blep_square(phase, dt)
         out[i] = v * level[i]
         phase += dt
         if phase >= 1.0:

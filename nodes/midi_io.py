@@ -235,6 +235,27 @@ def write_midi_file(path: Path, records: np.ndarray, sample_rate: int, tempo: fl
     tmp.replace(path)
 
 
+def write_notes_file(path: Path, notes, tempos=((0.0, 120.0),), tpb: int = 480) -> Path:
+    """A type-0 .mid of `notes` ((start beat, length beats, pitch[, velocity])) with the tempo
+    changes `tempos` ((beat, bpm)); at equal ticks note-offs come before note-ons."""
+    import mido
+
+    events = [(int(round(b * tpb)), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+              for b, bpm in tempos]
+    for start, length, pitch, *vel in notes:
+        events.append((int(round(start * tpb)), 2, mido.Message("note_on", note=pitch, velocity=(vel or [90])[0])))
+        events.append((int(round((start + length) * tpb)), 1, mido.Message("note_off", note=pitch)))
+    mid = mido.MidiFile(ticks_per_beat=tpb)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    last = 0
+    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    mid.save(str(path))
+    return Path(path)
+
+
 # ---- live ports ------------------------------------------------------------------------------
 
 
@@ -333,20 +354,24 @@ PORT_PARAMS = [Param("device", 0, 0, "", str, structural=True,
                Param.choice("api", ("auto", "jack", "alsa"), "auto", doc="MIDI system", structural=True)]
 
 
-class MidiIn(Node):
-    type_id = "io.midi_in"
-    title = "MIDI In"
+class _PortNode(Node):
+    """What MIDI In and MIDI Out share: the port params; no port in the contract tests."""
     category = "io"
     prepare_does_io = True
-    doc = ("Live MIDI from a device (by name; empty: the first one) or a virtual input port other "
-           "programs connect to. Messages are stamped on arrival and delivered one block later at "
-           "that offset, so timing within a block is kept (latency: one block).")
-    outputs = [Port("out", "events")]
     params = PORT_PARAMS
 
     @classmethod
     def contract_setup(cls, tmp_dir):
         return {"params": {"device": NO_DEVICE}}
+
+
+class MidiIn(_PortNode):
+    type_id = "io.midi_in"
+    title = "MIDI In"
+    doc = ("Live MIDI from a device (by name; empty: the first one) or a virtual input port other "
+           "programs connect to. Messages are stamped on arrival and delivered one block later at "
+           "that offset, so timing within a block is kept (latency: one block).")
+    outputs = [Port("out", "events")]
 
     def prepare(self, ctx):
         self._ring = _MidiRing()
@@ -405,20 +430,13 @@ class MidiIn(Node):
         self.finish()
 
 
-class MidiOut(Node):
+class MidiOut(_PortNode):
     type_id = "io.midi_out"
     title = "MIDI Out"
-    category = "io"
-    prepare_does_io = True
     doc = ("Sends its events to a MIDI output (by name; empty: the first one) or a virtual "
            "output port. Messages are queued on the audio thread and sent by a sender thread at "
            "their time (one block later).")
     inputs = [Port("in", "events")]
-    params = PORT_PARAMS
-
-    @classmethod
-    def contract_setup(cls, tmp_dir):
-        return {"params": {"device": NO_DEVICE}}
 
     def prepare(self, ctx):
         p = self.param_values

@@ -19,7 +19,7 @@ from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.events import ALL_NOTES_OFF, CONTROL, NOTE_OFF, NOTE_ON, PITCH_BEND
 from neuropatch.engine.jit import njit
 
-from .generators import _poly_blep
+from .generators import blep_saw, blep_square
 
 WAVES = ("saw", "square", "triangle", "sine")
 # per-voice state columns (float64 [voices, NV])
@@ -66,14 +66,9 @@ def _voice_sample(v, st, sr, wave, bend, cutoff, res_k, env_amt, a_c, d_c, s_lvl
     dt = min(freq / sr, 0.49)
     ph = st[v, PHASE]
     if wave == 0:
-        x = 2.0 * ph - 1.0 - _poly_blep(ph, dt)
+        x = blep_saw(ph, dt)
     elif wave == 1 or wave == 2:
-        x = 1.0 if ph < 0.5 else -1.0
-        x += _poly_blep(ph, dt)
-        t2 = ph + 0.5
-        if t2 >= 1.0:
-            t2 -= 1.0
-        x -= _poly_blep(t2, dt)
+        x = blep_square(ph, dt)
         if wave == 2:   # triangle: the band-limited square, integrated (leaky) and scaled
             tri = st[v, TRI] * (1.0 - 0.5 * dt) + 4.0 * dt * x
             st[v, TRI] = tri

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import mido
-import numpy as np
 import pytest
 
 from neuropatch.engine import compile_graph, load_patch, render
@@ -50,18 +49,9 @@ def recorded(folder: Path) -> list:
 
 def write_phrase(path: Path, notes) -> Path:
     """notes: (start beat, beats, pitch) at 120 bpm."""
-    mid = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack()
-    mid.tracks.append(track)
-    events = sorted([(int(s * 480), 1, mido.Message("note_on", note=p, velocity=90)) for s, d, p in notes]
-                    + [(int((s + d) * 480), 0, mido.Message("note_off", note=p)) for s, d, p in notes],
-                    key=lambda e: (e[0], e[1]))
-    last = 0
-    for tick, _, msg in events:
-        track.append(msg.copy(time=tick - last))
-        last = tick
-    mid.save(str(path))
-    return path
+    from neuropatch.nodes.midi_io import write_notes_file
+
+    return write_notes_file(path, notes)
 
 
 def latency_s(patch: Path, folder: Path) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from neuropatch.engine import load_patch, render
-from neuropatch.engine.events import NOTE_OFF, NOTE_ON, PITCH_BEND, note_off, note_on
+from neuropatch.engine.events import NOTE_ON, PITCH_BEND, note_off, note_on
 from neuropatch.engine.testing import run_node
 from neuropatch.nodes.midi_controls import MidiToControls
 from neuropatch.nodes.synth_poly import PolySynth
@@ -16,21 +16,11 @@ from neuropatch.nodes.synth_poly import PolySynth
 SR = 48000
 
 
-def write_mid(path: Path, notes, tempos=((0, 120),), tpb=480):
+def write_mid(path: Path, notes, tempos=((0, 120),)):
     """notes: (start beat, duration beats, pitch, velocity); tempos: (beat, bpm) changes."""
-    mid = mido.MidiFile(ticks_per_beat=tpb)
-    track = mido.MidiTrack()
-    mid.tracks.append(track)
-    events = [(int(b * tpb), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in tempos]
-    for start, dur, pitch, vel in notes:
-        events.append((int(start * tpb), 2, mido.Message("note_on", note=pitch, velocity=vel)))
-        events.append((int((start + dur) * tpb), 1, mido.Message("note_off", note=pitch)))
-    last = 0
-    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
-        track.append(msg.copy(time=tick - last))
-        last = tick
-    mid.save(str(path))
-    return path
+    from neuropatch.nodes.midi_io import write_notes_file
+
+    return write_notes_file(path, notes, tempos)
 
 
 def mido_note_on_samples(path: Path) -> list:
