@@ -171,14 +171,16 @@ def _tree(folder: Path) -> set:
     return {p.relative_to(folder) for p in folder.rglob("*")}
 
 
-@pytest.mark.parametrize("command", ["render", "validate", "run"])
+@pytest.mark.parametrize("command", ["render", "validate", "run", "batch"])
 @pytest.mark.parametrize("kind", list(HOSTILE))
 def test_hostile_bundles_are_refused_by_every_entry_point(kind, command, hostile_bundles, tmp_path,
                                                           cache, capsys, monkeypatch):
     bundle, words = hostile_bundles[kind]
     monkeypatch.chdir(tmp_path)
     before = _tree(bundle.parent)
-    args = [command, bundle] + (["--seconds", "0.1", "--out", tmp_path / "o.wav"] if command == "render" else [])
+    extra = {"render": ["--seconds", "0.1", "--out", tmp_path / "o.wav"],
+             "batch": ["--inputs", tmp_path / "in", "--out", tmp_path / "batch_out"]}.get(command, [])
+    args = [command, bundle, *extra]
     code, err = run_cli(capsys, *args)
     assert code == 2 and err.startswith("error: ") and words in err, err
     assert _tree(bundle.parent) == before and _tree(tmp_path) <= {Path("cache")}
