@@ -76,16 +76,24 @@ class BatchReport:
                 entries = {e["key"]: e for e in doc.get("items", []) if isinstance(e, dict) and "key" in e}
             except (OSError, ValueError, AttributeError, TypeError):
                 entries = {}  # unreadable report: the journal still knows what finished
-        journal = self.out_dir / JOURNAL
-        if journal.is_file():
-            for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue  # a line cut by a kill
-                if isinstance(e, dict) and "key" in e:
-                    entries[e["key"]] = {**entries.get(e["key"], {}), **e}
+        for e in self._journal_lines():
+            entries[e["key"]] = {**entries.get(e["key"], {}), **e}
         return entries
+
+    def _journal_lines(self) -> list:
+        """Entries in the journal (a line cut by a kill is skipped)."""
+        journal = self.out_dir / JOURNAL
+        if not journal.is_file():
+            return []
+        out = []
+        for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(e, dict) and "key" in e:
+                out.append(e)
+        return out
 
     def todo(self) -> list[BatchItem]:
         """Items to render in this run: pending ones, and failed ones under the attempt limit."""
@@ -135,6 +143,11 @@ class BatchReport:
         self._last_write = time.monotonic()
 
     def close(self) -> None:
+        # workers may have finished items the driver never heard of (it was interrupted):
+        # the journal has them
+        for e in self._journal_lines():
+            if e["key"] in self.entries:
+                self.entries[e["key"]].update(e)
         self.write()
         (self.out_dir / JOURNAL).unlink(missing_ok=True)  # the report now holds all it did
 
