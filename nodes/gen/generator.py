@@ -84,6 +84,7 @@ class NoteGenerator:
         self.decoder = Decoder()
         self.notes: list[Note] = []           # relative to the origin, quantised
         self.origin_qb: int | None = None
+        self.horizon_qb = 0.0                 # end of the span the last call covered (from the origin)
         self._drop_cache()
 
     def _drop_cache(self) -> None:
@@ -212,20 +213,28 @@ class NoteGenerator:
         return None if note is None else self._absolute(note)
 
     def continue_notes(self, beats: float, temperature: float = 1.0, top_p: float = 0.95) -> list[Note]:
-        """Sample until the stream reaches ``beats`` beats after the latest onset in the
-        context; returns the new notes (absolute beats, sorted by start then pitch, voice
-        0, onsets in [latest onset, latest onset + beats))."""
+        """Sample the span of ``beats`` beats that starts at the latest onset in the context
+        or at the end of the span the previous call covered, whichever is later (so calls
+        in a row cover consecutive spans, rests included). Returns the new notes (absolute
+        beats, sorted by start then pitch, voice 0, onsets inside the span). The token that
+        would start the next span is not kept: the next call samples it afresh."""
         if self.origin_qb is None:
             self.origin_qb = 0
-        start_rel_qb = round(self.end_beats * TICKS_PER_BEAT) - self.origin_qb
+        start_rel_qb = max(round(self.end_beats * TICKS_PER_BEAT) - self.origin_qb, self.horizon_qb)
         target = start_rel_qb + max(0.0, beats) * TICKS_PER_BEAT
+        self.horizon_qb = target
         out: list[Note] = []
         budget = int(64 * max(beats, 1)) + 4 * self.max_len
         while budget > 0:
             budget -= 1
-            tok = self.sample(temperature, top_p)
+            allowed = self._grammar()
+            d, v = self.decoder, self.vocab
+            if d.time_qb < start_rel_qb and (d.last < 0 or v.kind[d.last] != POSITION):
+                # a rest up to the span: no more notes at an onset before it
+                allowed &= self._is_bar | (self._is_position & (d.bar_qb + v.value >= start_rel_qb))
+            tok = sample_token(self.next_logits(), allowed, temperature, top_p, self.rng)
             if self.vocab.kind[tok] in (BAR, POSITION) and self._token_time(tok) >= target:
-                break                          # not kept: the next call samples it afresh
+                break
             note = self._append(tok)
             if note is not None:
                 out.append(note)
@@ -299,6 +308,7 @@ class NoteGenerator:
                 allowed = self._grammar()
             tok = sample_token(self.next_logits(), allowed, temperature, top_p, self.rng)
             if v.kind[tok] in (BAR, POSITION) and k >= len(onsets) and self._token_time(tok) >= end_qb:
+                self.horizon_qb = max(self.horizon_qb, end_qb)
                 break
             self._append(tok)
             if v.kind[tok] == PITCH and next_onset is not None and now == next_onset \
