@@ -240,14 +240,22 @@ class NoteGenerator:
                 out.append(note)
         return sorted((self._absolute(n) for n in out), key=lambda n: (n.start, n.pitch))
 
-    def harmonise(self, melody: list[Note], temperature: float = 1.0, top_p: float = 0.95) -> list[Note]:
+    def harmonise(self, melody: list[Note], temperature: float = 1.0, top_p: float = 0.95,
+                  candidates: int = 8) -> list[Note]:
         """Up to three voices under ``melody`` (absolute beats, at or after the context's
         latest onset): constrained decoding that forces the melody's notes (quantised) at
         their onsets and samples the other notes, each below the melody note sounding at
         its onset, at most three at an onset. Returns the ADDED notes only (absolute
         beats), ``voice`` 1..3 counted from the top among the added notes at one onset;
         the melody itself (and its velocities) stays with the caller. The melody and
-        the added notes stay in the context for later calls."""
+        the added notes stay in the context for later calls.
+
+        The tokens list an onset's pitches upwards, so the notes under a melody note are
+        sampled before it. At each melody onset ``candidates`` sets of lower notes are
+        sampled and one is kept with probability proportional to the model's
+        probability of the melody pitch after it (the melody's notes steer the chords
+        under them; ``candidates=1`` samples blind). Cost: about ``candidates`` times
+        the tokens of an onset."""
         if not melody:
             return []
         rel = self._relative(melody)
@@ -278,6 +286,12 @@ class NoteGenerator:
             now = d.time_qb
             kind = v.kind[d.last] if d.last >= 0 else -1
             next_onset = onsets[k] if k < len(onsets) else None
+            if kind == POSITION and next_onset is not None and now == next_onset:
+                pitches = sorted(by_onset[now])
+                added += self._best_onset(pitches, [dur_tok[round(dur[(now, p)] * TICKS_PER_BEAT)]
+                                                    for p in pitches], temperature, top_p, max(1, candidates))
+                k += 1
+                continue
             if kind in (BAR, DURATION) or d.last < 0 or kind not in (POSITION, PITCH):
                 if next_onset is not None:
                     time_ok = self._time_tokens_upto(next_onset)
@@ -325,6 +339,68 @@ class NoteGenerator:
             above = sum(1 for m in added if m.start == n.start and m.pitch > n.pitch)
             voiced.append(self._absolute(n, voice=min(1 + above, MAX_LOWER_VOICES)))
         return sorted(voiced, key=lambda n: (n.start, -n.pitch))
+
+    def _snapshot(self) -> tuple:
+        d = self.decoder
+        return (len(self.tokens), len(self.notes), (d.bar_index, d.time_qb, d.pending_pitch, d.last),
+                self.cache, list(self.cache.layers), self.cached, self.last_logits, self.window_start)
+
+    def _restore(self, snap: tuple, tokens=(), notes=(), state=None) -> None:
+        """Back to ``snap``, then (from a trial's ``state``) forward to its end."""
+        from .model import KVCache
+
+        n_tok, n_notes, dec, cache, layers, cached, last_logits, window_start = state or snap
+        if state is not None:
+            n_tok, n_notes = snap[0], snap[1]
+        del self.tokens[n_tok:]
+        self.tokens.extend(tokens)
+        del self.notes[n_notes:]
+        self.notes.extend(notes)
+        d = self.decoder
+        d.bar_index, d.time_qb, d.pending_pitch, d.last = dec
+        self.cache = KVCache(list(layers))
+        self.cached, self.last_logits, self.window_start = cached, last_logits, window_start
+
+    def _onset_trial(self, pitches, durations, temperature, top_p) -> float:
+        """From just after the Position of a melody onset: sample up to three notes under
+        it, then append the melody's tokens. Returns ln P(lowest melody pitch | trial)."""
+        v = self.vocab
+        mtok = int(v.pitch_ids[pitches[0] - 21])
+        last, n_lower = -1, 0
+        while True:
+            logits = self.next_logits()
+            allowed = self._is_pitch & (v.value > last) & (v.value < pitches[0]) & (n_lower < MAX_LOWER_VOICES)
+            allowed[mtok] = True
+            tok = sample_token(logits, allowed, temperature, top_p, self.rng)
+            if tok == mtok:
+                z = logits.astype(np.float64)
+                logp = float(z[mtok] - z.max() - np.log(np.exp(z - z.max()).sum()))
+                break
+            self._append(tok)
+            last, n_lower = int(v.value[tok]), n_lower + 1
+            self._append(sample_token(self.next_logits(), self._is_duration, temperature, top_p, self.rng))
+        for i, p in enumerate(pitches):
+            if i:
+                self.next_logits()
+            self._append(int(v.pitch_ids[p - 21]))
+            self.next_logits()
+            self._append(durations[i])
+        return logp
+
+    def _best_onset(self, pitches, durations, temperature, top_p, candidates) -> list[Note]:
+        """Sample ``candidates`` trials at a melody onset, keep one (see ``harmonise``);
+        returns its added notes (relative beats)."""
+        snap = self._snapshot()
+        trials = []
+        for _ in range(candidates):
+            logp = self._onset_trial(pitches, durations, temperature, top_p)
+            trials.append((logp, self.tokens[snap[0]:], self.notes[snap[1]:], self._snapshot()))
+            self._restore(snap)
+        w = np.array([t[0] for t in trials])
+        w = np.exp(w - w.max())
+        pick = trials[int(self.rng.choice(len(trials), p=w / w.sum()))] if candidates > 1 else trials[0]
+        self._restore(snap, pick[1], pick[2], pick[3])
+        return [n for n in pick[2] if n.pitch not in pitches or n.pitch < pitches[0]]
 
     @staticmethod
     def _melody_sounding(rel: list[Note], now_qb: int) -> int:
