@@ -206,6 +206,8 @@ class TransformerChunkModel:
             self.gen.reset(self.params[3])
             added = self.gen.harmonise([Note(note, beat, 1.0, vel)], self.params[1], self.params[2])
         for n in added:
+            if abs(n.start - beat) > 1.0 / 8:  # a voice moving later under a note not yet released
+                continue
             self._schedule(t, NOTE_ON, n.voice, n.pitch, vel)
             self._voices[(n.voice, n.pitch)] = (t, note)
 
