@@ -23,6 +23,7 @@ MODES = ("free", "continue", "call_response", "harmonise")
 # header row: [count, mode index, temperature, top_p, seed, bars, tempo bpm]
 HEADER = ("count", "mode", "temperature", "top_p", "seed", "bars", "tempo")
 AHEAD_BARS = 1
+HARMONY_CANDIDATES = 3   # lower-voice sets tried per melody note (fewer: faster, live)
 BEATS_PER_BAR = 4
 
 
@@ -201,10 +202,12 @@ class TransformerChunkModel:
         if self.gen.notes and beat * 1.0 < self.gen.end_beats:
             self.gen.reset(self.params[3])     # the melody jumped back in time (a new phrase)
         try:
-            added = self.gen.harmonise([Note(note, beat, 1.0, vel)], self.params[1], self.params[2])
+            added = self.gen.harmonise([Note(note, beat, 1.0, vel)], self.params[1], self.params[2],
+                                       candidates=HARMONY_CANDIDATES)
         except ValueError:
             self.gen.reset(self.params[3])
-            added = self.gen.harmonise([Note(note, beat, 1.0, vel)], self.params[1], self.params[2])
+            added = self.gen.harmonise([Note(note, beat, 1.0, vel)], self.params[1], self.params[2],
+                                       candidates=HARMONY_CANDIDATES)
         for n in added:
             if abs(n.start - beat) > 1.0 / 8:  # a voice moving later under a note not yet released
                 continue
