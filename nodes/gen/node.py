@@ -72,6 +72,12 @@ class Transformer(Node):
         return Path(self.resource_paths.get("model") or SHIPPED_MODEL)
 
     def prepare(self, ctx):
+        import importlib.util
+
+        missing = [m for m in ("torch", "miditok") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ResourceError(f"node '{ctx.node_id}': the note generator needs {' and '.join(missing)}: "
+                                "pip install 'neuropatch[gen]'")
         weights = self.weights()
         if not weights.is_file():
             raise ResourceError(f"node '{ctx.node_id}': model file not found: {weights}")

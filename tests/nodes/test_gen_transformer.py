@@ -141,3 +141,13 @@ def test_a_new_seed_takes_effect_at_the_next_bar_line_without_stopping(tmp_path)
     cut = int((BAR_S + lat) * SR)           # the first bar line after the change, as heard
     assert [e for e in same if e[0] < cut] == [e for e in changed if e[0] < cut]
     assert [e for e in same if e[0] >= cut] != [e for e in changed if e[0] >= cut]
+
+
+def test_without_its_tokenizer_the_generator_says_what_to_install(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "miditok" else real(name, *a))
+    sched = compile_graph(load_patch(gen_patch(tmp_path, {})), base_dir=tmp_path)
+    close_lanes(sched)
+    assert "pip install 'neuropatch[gen]'" in sched.errors["gen"] and "miditok" in sched.errors["gen"]
