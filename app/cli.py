@@ -72,6 +72,15 @@ def load_patch_arg(arg: str):
         return None, None, str(exc)
 
 
+def load_trusted_patch_arg(args):
+    """:func:`load_patch_arg` of ``args.patch`` after recording every ``--trust FILE``:
+    (graph, base folder, None) or (None, None, error line)."""
+    graph, base_dir, err = load_patch_arg(args.patch)
+    if err is None:
+        err = trust_files(args)
+    return (None, None, err) if err else (graph, base_dir, None)
+
+
 # ---- trust -------------------------------------------------------------------------------
 
 
@@ -106,10 +115,7 @@ def cmd_render(args) -> int:
     from neuropatch.engine.render import render
     from neuropatch.engine.resample import resample
 
-    graph, base_dir, err = load_patch_arg(args.patch)
-    if err:
-        return fail(err)
-    err = trust_files(args)
+    graph, base_dir, err = load_trusted_patch_arg(args)
     if err:
         return fail(err)
     err = _check_render_args(args, graph)
@@ -203,10 +209,7 @@ def cmd_render(args) -> int:
 def cmd_validate(args) -> int:
     from neuropatch.engine import NeuropatchError, compile_graph
 
-    graph, base_dir, err = load_patch_arg(args.patch)
-    if err:
-        return fail(err)
-    err = trust_files(args)
+    graph, base_dir, err = load_trusted_patch_arg(args)
     if err:
         return fail(err)
     try:

@@ -49,9 +49,9 @@ def cmd_run(args) -> int:
     from neuropatch.engine import NeuropatchError, compile_graph
     from neuropatch.engine.live import EngineClient, LiveAudioError
 
-    from .cli import load_patch_arg, trust_files
+    from .cli import load_trusted_patch_arg
 
-    graph, base_dir, err = load_patch_arg(args.patch)
+    graph, base_dir, err = load_trusted_patch_arg(args)
     if err:
         return fail(err)
     if args.midi_in is not None:   # every MIDI input of the patch listens to this port
@@ -60,9 +60,6 @@ def cmd_run(args) -> int:
             return fail(f"--midi-in {args.midi_in}: the patch has no io.midi_in node")
         for spec in inputs:
             spec.params["device"] = args.midi_in
-    err = trust_files(args)
-    if err:
-        return fail(err)
     try:  # refuse what cannot run (untrusted TorchScript...) before any audio device opens
         compile_graph(graph, base_dir=base_dir, check_only=True)
     except NeuropatchError as exc:

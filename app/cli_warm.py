@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from neuropatch.app.cli import add_trust_argument, fail, load_patch_arg, trust_files
+from neuropatch.app.cli import add_trust_argument, fail, load_trusted_patch_arg
 
 
 def cmd_warm(args) -> int:
@@ -15,10 +15,7 @@ def cmd_warm(args) -> int:
     from neuropatch.engine.warm import builtin_warmers, patch_warmers, watch_compiles
 
     if args.patch:
-        graph, base_dir, err = load_patch_arg(args.patch)
-        if err:
-            return fail(err)
-        err = trust_files(args)
+        graph, base_dir, err = load_trusted_patch_arg(args)
         if err:
             return fail(err)
         warmers = patch_warmers(graph, base_dir=base_dir)

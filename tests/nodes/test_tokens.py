@@ -1,7 +1,6 @@
 """REMI tokens (miditok) for the note generator: corpus chorales come back note for note on
 the grid, our incremental decoder reads a stream as miditok does, transposition moves
 pitches only."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _asset_script():
-    spec = importlib.util.spec_from_file_location("make_transformer_assets",
-                                                  REPO / "assets" / "make_transformer_assets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The script that makes the shipped generator's data (a module of neuropatch.assets)."""
+    from neuropatch.assets import make_transformer_assets
+
+    return make_transformer_assets
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ valid MIDI, the KV cache changes nothing but speed, calls in a row cover consecu
 harmonisation keeps the melody on top, the model beats every Kneser-Ney n-gram order on
 held-out chorales (the 25 % margin is not reached yet: an expected failure), and
 train-transformer trains, checkpoints and resumes."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from neuropatch.engine.errors import ResourceError  # noqa: E402
 from neuropatch.nodes.gen.generator import NoteGenerator  # noqa: E402
 from neuropatch.nodes.gen.model import load_model  # noqa: E402
 from neuropatch.nodes.gen.ngram import KneserNey  # noqa: E402
-from neuropatch.nodes.gen.tokens import Note, notes_to_score, quantise, tokens_to_notes, transpose_tokens  # noqa: E402
+from neuropatch.nodes.gen.tokens import Note, notes_to_score, tokens_to_notes, transpose_tokens  # noqa: E402
 from neuropatch.nodes.gen.train import token_nlls  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,11 +27,10 @@ SPLIT = REPO / "assets" / "transformer" / "split.json"
 
 
 def _asset_script():
-    spec = importlib.util.spec_from_file_location("make_transformer_assets",
-                                                  REPO / "assets" / "make_transformer_assets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The script that makes the shipped generator's data (a module of neuropatch.assets)."""
+    from neuropatch.assets import make_transformer_assets
+
+    return make_transformer_assets
 
 
 @pytest.fixture(scope="module")
