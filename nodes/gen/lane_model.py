@@ -89,7 +89,8 @@ class TransformerChunkModel:
             self._user_event(lo + int(r[0]), int(r[1]), int(r[3]), int(r[4]))
         mode = MODES[self.params[0]]
         if mode in ("free", "continue"):
-            self._generate_until(hi + AHEAD_BARS * self.bar())
+            # the lead grows chunk by chunk up to AHEAD_BARS: the first chunks stay cheap
+            self._generate_until(hi + min(AHEAD_BARS * self.bar(), self.k * self.chunk))
         elif mode == "call_response":
             self._call_response(lo, hi)
         self._emit(out, lo, hi)
