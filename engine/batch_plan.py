@@ -68,11 +68,11 @@ class BatchItem:
         return (Path(self.combo.name) / self.input.relative).as_posix() if self.combo.name \
             else self.input.relative.as_posix()
 
-    def output_stem(self, out_dir: Path) -> Path:
-        """Outputs are this path plus a suffix (``.wav``; ``.NODE.npy`` for stream captures)."""
+    def output_name(self, suffix: str) -> str:
+        """Where an output goes, relative to the output folder: the input's relative path
+        (under its combination's folder) with `suffix` (``.wav``, ``.NODE.npy``) as extension."""
         rel = self.input.relative
-        base = out_dir / self.combo.name if self.combo.name else out_dir
-        return base / rel.parent / rel.stem
+        return (Path(self.combo.name) / rel.parent / f"{rel.stem}{suffix}").as_posix()
 
 
 def _safe(text: str) -> str:

@@ -85,16 +85,14 @@ class PatchRenderer:
         out, _ = render(self.graph, audio, schedule=schedule, finish=False)
         outputs = {}
         peak = None
-        steps = [s for s in schedule.node_steps if not s.bypassed]
-        if any(s.node.host_output for s in steps):
-            outputs[".wav"] = encode_wav(out, self.sample_rate)
-            peak = float(np.abs(out).max()) if out.size else 0.0
-        for step in steps:
-            kind = step.node.file_output
-            if kind == "audio":
-                outputs[f".{step.node_id}.wav"] = encode_wav(step.node.result(), self.sample_rate)
-            elif kind == "npy":
-                outputs[f".{step.node_id}.npy"] = encode_npy(step.node.result())
+        for suffix, step in stored_outputs(s for s in schedule.node_steps if not s.bypassed):
+            if step is None:
+                outputs[suffix] = encode_wav(out, self.sample_rate)
+                peak = float(np.abs(out).max()) if out.size else 0.0
+            elif step.node.file_output == "npy":
+                outputs[suffix] = encode_npy(step.node.result())
+            else:
+                outputs[suffix] = encode_wav(step.node.result(), self.sample_rate)
         if not outputs:
             raise NeuropatchError("the patch has no output to store (no audio output, recorder or "
                                   "npy output node)")
@@ -119,6 +117,15 @@ class PatchRenderer:
         for schedule in self._schedules.values():
             close_lanes(schedule)
         self._schedules.clear()
+
+
+def stored_outputs(steps) -> list:
+    """What a batch stores per input, as (file suffix, step): ``.wav`` for the host output
+    (step None), ``.NODE.npy`` / ``.NODE.wav`` for each sink declaring ``file_output``."""
+    steps = list(steps)
+    out = [(".wav", None)] if any(s.node.host_output for s in steps) else []
+    return out + [(f".{s.node_id}.{'npy' if s.node.file_output == 'npy' else 'wav'}", s)
+                  for s in steps if s.node.file_output]
 
 
 def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_plan import BatchItem, combos, expand_inputs, parse_sets, plan
-from .batch_render import ItemResult, PatchRenderer
+from .batch_render import ItemResult, PatchRenderer, stored_outputs
 from .batch_report import BatchReport, commit
 from .bundle_cache import is_bundle, patch_file
 from .compiler import compile_graph
@@ -61,7 +61,7 @@ class Batch:
         if check.errors:
             nid, msg = next(iter(check.errors.items()))
             raise NeuropatchError(f"{opts.patch}: node '{nid}': {msg}")
-        self.suffixes = _output_suffixes(check)
+        self.suffixes = [suffix for suffix, _ in stored_outputs(check.node_steps)]
         if not self.suffixes:
             raise NeuropatchError(f"{opts.patch}: the patch has no output to store (add an audio "
                                   "output, a recorder or an npy output node)")
@@ -83,8 +83,7 @@ class Batch:
         self.report.write()
 
     def output_names(self, item: BatchItem) -> list[str]:
-        stem = item.output_stem(self.out_dir)
-        return [Path(os.path.relpath(f"{stem}{s}", self.out_dir)).as_posix() for s in self.suffixes]
+        return [item.output_name(s) for s in self.suffixes]
 
     def run(self, on_item=None) -> BatchReport:
         """Render every item left to do; `on_item(report entry)` after each. Ctrl-C stops the
@@ -105,26 +104,10 @@ class Batch:
 
 def finish_item(out_dir: Path, item: BatchItem, attempts: int, result: ItemResult) -> dict:
     """Store `result` (its files and its journal line, see :func:`commit`); its report entry."""
-    stem = item.output_stem(out_dir)
-    files = {Path(os.path.relpath(f"{stem}{suffix}", out_dir)).as_posix(): data
-             for suffix, data in result.outputs.items()}
+    files = {item.output_name(suffix): data for suffix, data in result.outputs.items()}
     entry = {**result.record(), "outputs": sorted(files), "attempts": attempts + 1}
     commit(out_dir, entry, files)
     return entry
-
-
-def _output_suffixes(schedule) -> list[str]:
-    """Suffixes each input's outputs get: ``.wav`` for the host output, ``.NODE.npy`` or
-    ``.NODE.wav`` per sink declaring ``file_output`` (from a check-only compile)."""
-    suffixes = []
-    steps = schedule.node_steps
-    if any(s.node.host_output for s in steps):
-        suffixes.append(".wav")
-    for s in steps:
-        kind = s.node.file_output
-        if kind:
-            suffixes.append(f".{s.node_id}.{'npy' if kind == 'npy' else 'wav'}")
-    return suffixes
 
 
 # ---- local backend -------------------------------------------------------------------------
