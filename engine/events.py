@@ -174,10 +174,6 @@ class Transport:
     def samples_per_beat(self) -> float:
         return 60.0 * self.sample_rate / self.tempo
 
-    def beats(self, samples: int | None = None) -> float:
-        """Beat position of `samples` (default: the current position)."""
-        return (self.position if samples is None else samples) / self.samples_per_beat
-
     def follow(self, other: "Transport") -> None:
         """Continue from `other` (a new schedule after a live edit): position and play state."""
         self.position, self.playing = other.position, other.playing

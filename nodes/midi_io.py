@@ -22,12 +22,47 @@ from neuropatch.engine.events import CONTROL, NOTE_OFF, NOTE_ON, PITCH_BEND
 CHANNEL_TYPES = {"note_on": NOTE_ON, "note_off": NOTE_OFF, "control_change": CONTROL, "pitchwheel": PITCH_BEND}
 
 
-def read_midi_file(path: str | Path) -> tuple[np.ndarray, float]:
-    """A .mid file's channel events with their times in beats, and its length in beats.
+def message_record(msg) -> tuple | None:
+    """A mido channel message as an event record (type, channel, data1, data2, value), or
+    None for other messages; a note-on of velocity 0 is a note-off, bend is in value (-1..1)."""
+    t = CHANNEL_TYPES.get(msg.type)
+    if t is None:
+        return None
+    if t == NOTE_ON and msg.velocity == 0:
+        t = NOTE_OFF
+    if t == NOTE_ON:
+        return t, msg.channel, msg.note, msg.velocity, 0.0
+    if t == NOTE_OFF:
+        return t, msg.channel, msg.note, 0, 0.0
+    if t == CONTROL:
+        return t, msg.channel, msg.control, msg.value, 0.0
+    return t, msg.channel, 0, 0, msg.pitch / 8192.0
+
+
+def record_message(typ: int, ch: int, d1: int, d2: int, value: float, time: int = 0):
+    """An event record as a mido message (None for a type mido files do not take from us)."""
+    import mido
+
+    ch, d1, d2 = int(ch), int(d1), int(d2)
+    if typ == NOTE_ON:
+        return mido.Message("note_on", channel=ch, note=d1, velocity=d2, time=time)
+    if typ == NOTE_OFF:
+        return mido.Message("note_off", channel=ch, note=d1, velocity=0, time=time)
+    if typ == CONTROL:
+        return mido.Message("control_change", channel=ch, control=d1, value=d2, time=time)
+    if typ == PITCH_BEND:
+        return mido.Message("pitchwheel", channel=ch, time=time,
+                            pitch=int(max(-8192, min(8191, round(value * 8192)))))
+    return None
+
+
+def read_midi_file(path: str | Path) -> tuple[np.ndarray, float, np.ndarray]:
+    """A .mid file's channel events with their times in beats, its length in beats and its
+    tempo map, from one parse of the file.
 
     Returns (records float64 [k, 6]: beat, type, channel, data1, data2, value; sorted by
-    beat), length in beats. Tempo changes do not move beats; :func:`beats_to_seconds`
-    applies the file's tempo map.
+    beat), length in beats, tempo map [(beat, microseconds per beat)] (120 bpm when the
+    file sets none; :func:`beats_to_seconds` applies it).
     """
     import mido
 
@@ -37,45 +72,26 @@ def read_midi_file(path: str | Path) -> tuple[np.ndarray, float]:
         raise ResourceError(f"{Path(path).name}: not a readable MIDI file ({exc})") from None
     tpb = mid.ticks_per_beat
     rows = []
+    tempos = {0.0: 500000}
     end = 0
     for track in mid.tracks:
         tick = 0
         for msg in track:
             tick += msg.time
             end = max(end, tick)
-            t = CHANNEL_TYPES.get(msg.type)
-            if t is None:
-                continue
-            if t == NOTE_ON and msg.velocity == 0:
-                rows.append((tick / tpb, NOTE_OFF, msg.channel, msg.note, 0, 0.0))
-            elif t in (NOTE_ON, NOTE_OFF):
-                rows.append((tick / tpb, t, msg.channel, msg.note, msg.velocity if t == NOTE_ON else 0, 0.0))
-            elif t == CONTROL:
-                rows.append((tick / tpb, t, msg.channel, msg.control, msg.value, 0.0))
-            else:
-                rows.append((tick / tpb, t, msg.channel, 0, 0, msg.pitch / 8192.0))
+            if msg.type == "set_tempo":
+                tempos[tick / tpb] = msg.tempo
+            rec = message_record(msg)
+            if rec is not None:
+                rows.append((tick / tpb, *rec))
     # at equal times: note-offs first, so a repeated note is released before it sounds again
     rows.sort(key=lambda r: (r[0], 0 if r[1] == NOTE_OFF else 1))
-    return np.array(rows, np.float64).reshape(-1, 6), end / tpb
-
-
-def tempo_map(path: str | Path) -> np.ndarray:
-    """[(beat, microseconds per beat)] of the file's set_tempo events (120 bpm when none)."""
-    import mido
-
-    mid = mido.MidiFile(str(path))
-    changes = {0.0: 500000}
-    for track in mid.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "set_tempo":
-                changes[tick / mid.ticks_per_beat] = msg.tempo
-    return np.array(sorted(changes.items()), np.float64)
+    return (np.array(rows, np.float64).reshape(-1, 6), end / tpb,
+            np.array(sorted(tempos.items()), np.float64))
 
 
 def beats_to_seconds(beats: np.ndarray, tmap: np.ndarray) -> np.ndarray:
-    """Seconds of each beat position under a tempo map from :func:`tempo_map`."""
+    """Seconds of each beat position under a tempo map from :func:`read_midi_file`."""
     starts, tempos = tmap[:, 0], tmap[:, 1] * 1e-6
     seg_seconds = np.concatenate([[0.0], np.cumsum(np.diff(starts) * tempos[:-1])])
     k = np.searchsorted(starts, beats, side="right") - 1
@@ -108,13 +124,12 @@ class MidiFilePlayer(Node):
 
     def prepare(self, ctx):
         path = self.resource_paths["file"]
-        rows, length = read_midi_file(path)
+        rows, length, tmap = read_midi_file(path)
         self._transport = ctx.host.transport
         if self.param_values["tempo"] == "file":
-            secs = beats_to_seconds(rows[:, 0], tempo_map(path))
-            end = float(beats_to_seconds(np.array([length]), tempo_map(path))[0])
-            self._times = np.round(secs * ctx.sample_rate).astype(np.int64)
-            self._length = max(int(round(end * ctx.sample_rate)), 1)
+            secs = beats_to_seconds(np.append(rows[:, 0], length), tmap)
+            self._times = np.round(secs[:-1] * ctx.sample_rate).astype(np.int64)
+            self._length = max(int(round(secs[-1] * ctx.sample_rate)), 1)
         else:
             spb = self._transport.samples_per_beat
             self._times = np.round(rows[:, 0] * spb).astype(np.int64)
@@ -212,27 +227,12 @@ def write_midi_file(path: Path, records: np.ndarray, sample_rate: int, tempo: fl
     """records float64 [k, 6] (sample, type, channel, data1, data2, value) -> a type-0 .mid."""
     import mido
 
-    mid = mido.MidiFile(ticks_per_beat=tpb)
-    track = mido.MidiTrack()
-    mid.tracks.append(track)
-    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0))
-    last = 0
-    for sample, typ, ch, d1, d2, value in records:
-        tick = int(round(sample / sample_rate * tempo / 60.0 * tpb))
-        dt, last = max(0, tick - last), max(last, tick)
-        ch, d1, d2 = int(ch), int(d1), int(d2)
-        if typ == NOTE_ON:
-            track.append(mido.Message("note_on", channel=ch, note=d1, velocity=d2, time=dt))
-        elif typ == NOTE_OFF:
-            track.append(mido.Message("note_off", channel=ch, note=d1, velocity=0, time=dt))
-        elif typ == CONTROL:
-            track.append(mido.Message("control_change", channel=ch, control=d1, value=d2, time=dt))
-        elif typ == PITCH_BEND:
-            track.append(mido.Message("pitchwheel", channel=ch, time=dt,
-                                      pitch=int(max(-8192, min(8191, round(value * 8192))))))
-    tmp = path.with_name(f".{path.name}.partial")
-    mid.save(str(tmp))
-    tmp.replace(path)
+    events = [(0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo)))]
+    for k, (sample, typ, ch, d1, d2, value) in enumerate(records):
+        msg = record_message(typ, ch, d1, d2, value)
+        if msg is not None:   # recorded order is kept at equal ticks
+            events.append((int(round(sample / sample_rate * tempo / 60.0 * tpb)), 1 + k, msg))
+    _save_track(path, events, tpb)
 
 
 def write_notes_file(path: Path, notes, tempos=((0.0, 120.0),), tpb: int = 480) -> Path:
@@ -245,6 +245,15 @@ def write_notes_file(path: Path, notes, tempos=((0.0, 120.0),), tpb: int = 480) 
     for start, length, pitch, *vel in notes:
         events.append((int(round(start * tpb)), 2, mido.Message("note_on", note=pitch, velocity=(vel or [90])[0])))
         events.append((int(round((start + length) * tpb)), 1, mido.Message("note_off", note=pitch)))
+    _save_track(path, events, tpb)
+    return Path(path)
+
+
+def _save_track(path: Path, events: list, tpb: int) -> None:
+    """Write (tick, order, message) events, sorted by tick then order, as a one-track .mid
+    (via a temporary name, so a reader never sees half a file)."""
+    import mido
+
     mid = mido.MidiFile(ticks_per_beat=tpb)
     track = mido.MidiTrack()
     mid.tracks.append(track)
@@ -252,8 +261,10 @@ def write_notes_file(path: Path, notes, tempos=((0.0, 120.0),), tpb: int = 480) 
     for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
         track.append(msg.copy(time=tick - last))
         last = tick
-    mid.save(str(path))
-    return Path(path)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    mid.save(str(tmp))
+    tmp.replace(path)
 
 
 # ---- live ports ------------------------------------------------------------------------------
@@ -376,7 +387,6 @@ class MidiIn(_PortNode):
     def prepare(self, ctx):
         self._ring = _MidiRing()
         self.latency_samples = ctx.block_size   # delivered one block after arrival (see doc)
-        self._block_seconds = ctx.block_size / ctx.sample_rate
         self.sr = ctx.sample_rate
         self._block_start = None    # perf_counter time of the previous block's start
         p = self.param_values
@@ -384,18 +394,11 @@ class MidiIn(_PortNode):
                       open_port("input", p["device"], p["virtual"], p["api"], ctx.node_id, self._on_message))
 
     def _on_message(self, msg) -> None:   # the MIDI thread
-        typ = CHANNEL_TYPES.get(msg.type)
-        if typ is None:
-            return
         now = time.perf_counter()
-        if typ == NOTE_ON and msg.velocity == 0:
-            typ = NOTE_OFF
-        if typ in (NOTE_ON, NOTE_OFF):
-            self._ring.put(now, typ, msg.channel, msg.note, getattr(msg, "velocity", 0) if typ == NOTE_ON else 0)
-        elif typ == CONTROL:
-            self._ring.put(now, typ, msg.channel, msg.control, msg.value)
-        else:
-            self._ring.put(now, typ, msg.channel, 0, msg.pitch / 8192.0)
+        rec = message_record(msg)
+        if rec is not None:
+            typ, ch, d1, d2, value = rec
+            self._ring.put(now, typ, ch, d1, value if typ == PITCH_BEND else d2)
 
     def process(self, ins, outs, n):
         out = outs["out"]
@@ -461,8 +464,6 @@ class MidiOut(_PortNode):
                            int(ev.data1[k]), d2)
 
     def _send_loop(self):
-        import mido
-
         ring = self._ring
         cap = ring.when.shape[0]
         while not self._stop.is_set():
@@ -472,17 +473,10 @@ class MidiOut(_PortNode):
                 if wait > 0:
                     time.sleep(min(wait, 0.002))
                     break
-                m = ring.msg[i]
-                typ, ch, d1, d2 = int(m[0]), int(m[1]), int(m[2]), float(m[3])
-                if typ == NOTE_ON:
-                    msg = mido.Message("note_on", channel=ch, note=d1, velocity=int(d2))
-                elif typ == NOTE_OFF:
-                    msg = mido.Message("note_off", channel=ch, note=d1)
-                elif typ == CONTROL:
-                    msg = mido.Message("control_change", channel=ch, control=d1, value=int(d2))
-                else:
-                    msg = mido.Message("pitchwheel", channel=ch, pitch=int(max(-8192, min(8191, d2 * 8192))))
-                if self._port is not None:
+                typ, ch, d1, d2 = ring.msg[i]
+                bend = typ == PITCH_BEND   # the ring keeps a bend's value where data2 goes
+                msg = record_message(int(typ), ch, d1, 0 if bend else d2, d2 if bend else 0.0)
+                if msg is not None:
                     self._port.send(msg)
                 ring.read += 1
             else:
