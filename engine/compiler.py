@@ -214,10 +214,9 @@ def _check_recorded_hashes(spec: NodeSpec, node: Node, notes: list) -> None:
     """Note resources found away from where the patch says (moved: found in a model folder or
     by hash), and files that no longer match the sha256 recorded in the patch."""
     for name, res in spec.resources.items():
-        if node.resource_paths.get(name) is not None:
-            _, moved = resolve_resource(res, node.resource_base)
-            if moved:
-                notes.append(f"node '{spec.id}': resource '{name}': {moved}")
+        moved = node.resources_moved.get(name)
+        if moved:
+            notes.append(f"node '{spec.id}': resource '{name}': {moved}")
         recorded = res.get("sha256") if isinstance(res, dict) else None
         path = node.resource_paths.get(name)
         if not recorded or path is None:
@@ -261,12 +260,13 @@ def _configure(node: Node, spec: NodeSpec, base_dir: Path | None) -> None:
         node.set_state({"params": spec.params, "extra": spec.extra}, from_version=spec.version)
     except (ValueError, KeyError) as exc:
         raise CompileError(f"node '{spec.id}' ({spec.type}): bad parameter: {exc}") from None
-    paths = {}
+    paths, node.resources_moved = {}, {}
     for name, res in spec.resources.items():
-        path, _ = resolve_resource(res, base_dir)  # moved files: model folders, then by hash
+        path, moved = resolve_resource(res, base_dir)  # moved files: model folders, then by hash
         if path is not None:
             paths[name] = path
-    node.resource_base = base_dir
+        if moved:
+            node.resources_moved[name] = moved
     node.resource_paths = {}
     for name, path in paths.items():
         try:

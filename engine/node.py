@@ -148,7 +148,7 @@ class Node:
         self.id = ""
         self.param_values: dict = {p.name: p.default for p in self.params}
         self.resource_paths: dict = {}
-        self.resource_base = None   # the folder relative resource paths start from (the patch's)
+        self.resources_moved: dict = {}   # resource name -> where it was found instead (a note)
         self.latency_samples = 0
         self.sample_rate = 0
         self.block_size = 0
