@@ -57,8 +57,7 @@ def write_bundle(patch_path: str | Path, out_path: str | Path, registry=None) ->
         digest = _bundleable(src, base if not rel.is_absolute() else None, where)
         member = by_hash.get(digest)
         if member is None:
-            cls = registry.resolve(node_type) if isinstance(node_type, str) else None
-            companions = cls.resource_companions(name, src) if cls is not None else []
+            companions = companion_files(registry, node_type, name, src)
             stem, suffix = _member_name(src.stem), _member_name(src.suffix)
             k = 1
             while True:  # a free stem for the file and its companions (a model's config beside it)
@@ -117,6 +116,13 @@ def _first_link(path: Path, base: Path | None) -> Path | None:
         if part.is_symlink():
             return part
     return None
+
+
+def companion_files(registry, node_type, name: str, path: Path) -> list:
+    """Files that travel with resource `name` of a node of `node_type` at `path` (its type's
+    ``resource_companions``; none for an unknown type)."""
+    cls = registry.resolve(node_type) if isinstance(node_type, str) else None
+    return cls.resource_companions(name, path) if cls is not None else []
 
 
 def resource_dicts(doc):

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .bundle import resource_dicts
+from .bundle import companion_files, resource_dicts
 from .errors import NeuropatchError
 from .graph import Graph
 from .registry import default_registry
@@ -47,8 +47,7 @@ def relocate_resources(graph: Graph, old_base: Path, new_base: Path, copy: bool 
         if copy:
             where = f"node '{node_id}' resource '{name}'"
             res["path"] = _copy_beside(src, new_base, rel, where)
-            cls = registry.resolve(node_type) if isinstance(node_type, str) else None
-            for companion in cls.resource_companions(name, src) if cls is not None else []:
+            for companion in companion_files(registry, node_type, name, src):
                 _copy_beside(companion, new_base, str(Path(res["path"]).with_suffix(companion.suffix)), where)
         else:
             res["path"] = Path(os.path.relpath(src, new_base)).as_posix()
