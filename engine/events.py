@@ -104,12 +104,16 @@ def note_off(offset: int, note: int, channel: int = 0) -> tuple:
 
 
 def event_overflows(schedule) -> dict:
-    """'node.port' -> events dropped because that output's buffer was full (non-zero only)."""
+    """'node.port' -> events dropped because that output's buffer was full, and 'node (lane)'
+    -> events that did not fit a chunk sent to the node's worker (non-zero only)."""
     out = {}
     for step in schedule.node_steps:
         for port, buf in step.out_bufs.items():
             if isinstance(buf, EventBuffer) and buf.overflow:
                 out[f"{step.node_id}.{port}"] = buf.overflow
+        dropped = getattr(step.lane, "dropped_events", 0)
+        if dropped:
+            out[f"{step.node_id} (lane)"] = dropped
     return out
 
 

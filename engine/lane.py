@@ -357,7 +357,7 @@ class LaneRequest:
     model_delay: int = 0
     deadline_s: float = 1.0
     input_delay: int = 0     # set by the compiler: latency of the paths into the node
-    #: for events inputs: callable(port, header row float32 [width]) filling values 1.. of a
+    #: for events inputs: callable(header row float32 [width]) filling values 1.. of a
     #: chunk's header row when the chunk starts (the node's params the model reads per chunk)
     fill_header: object = None
     lane: "Lane | None" = field(default=None, repr=False)
@@ -388,7 +388,8 @@ class Lane:
         self.latent_out = [k for k, p in request.outputs.items() if p[0] == "latent"]
         self.events_in = [k for k, p in request.inputs.items() if p[0] == "events"]
         self.events_out = [k for k, p in request.outputs.items() if p[0] == "events"]
-        self.dropped_events = 0   # events that did not fit a chunk's capacity
+        self.dropped_events = 0   # events that did not fit a chunk's capacity (reported with
+                                  # the event buffers' overflows: events.event_overflows)
         self.submit_time = np.zeros(self.slots, np.float64)
         self.realtime = False
         self.late_chunks = 0

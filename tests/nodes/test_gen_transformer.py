@@ -151,3 +151,13 @@ def test_without_its_tokenizer_the_generator_says_what_to_install(tmp_path, monk
     sched = compile_graph(load_patch(gen_patch(tmp_path, {})), base_dir=tmp_path)
     close_lanes(sched)
     assert "pip install 'neuropatch[gen]'" in sched.errors["gen"] and "miditok" in sched.errors["gen"]
+
+
+def test_events_that_do_not_fit_a_chunk_for_the_worker_are_reported(tmp_path, capsys):
+    from neuropatch.app import cli
+    from neuropatch.nodes.midi_io import write_notes_file
+
+    dense = write_notes_file(tmp_path / "dense.mid", [(0.0, 0.5, 20 + k % 100) for k in range(300)])
+    patch = gen_patch(tmp_path, {"mode": "harmonise"}, dense)
+    assert cli.main(["render", str(patch), "--seconds", "0.2", "-q"]) == 0
+    assert "warning: gen (lane): " in capsys.readouterr().err
