@@ -12,6 +12,7 @@ of mode or seed takes effect at the next bar line. Generation runs ahead of the 
 """
 from __future__ import annotations
 
+import bisect
 import math
 from pathlib import Path
 
@@ -46,13 +47,13 @@ class TransformerChunkModel:
         self.params = None         # (mode, temperature, top_p, seed, bars, tempo) in force
         self.pending_params = None
         self.pending = []          # (time, type, channel, note, velocity) not yet emitted, sorted
-        self.sounding = {}         # (channel, note) -> time of its note-on (emitted ones)
+        self.sounding = set()      # (channel, note) of emitted note-ons not yet released
         self.held = {}             # user notes held: pitch -> (start time, velocity)
         self.played = []           # user notes finished: (start time, pitch, end time, velocity)
         self.epoch = 0             # sample time generation is anchored at (a bar line)
         self.phase_end = None      # call_response: end of the current listen/answer phase
         self.listening = True
-        self._voices = {}          # harmonise: (channel, pitch) -> (on time, melody pitch)
+        self._voices = {}          # harmonise: (channel, pitch) -> the melody pitch it sounds under
 
     # ---- timing helpers --------------------------------------------------------------------
 
@@ -113,7 +114,7 @@ class TransformerChunkModel:
             self._start_epoch(at)
 
     def _release_all(self, at: int) -> None:
-        for (ch, note), _ in list(self.sounding.items()):
+        for ch, note in list(self.sounding):
             self._schedule(at, NOTE_OFF, ch, note, 0)
 
     # ---- what the user plays ------------------------------------------------------------
@@ -128,7 +129,7 @@ class TransformerChunkModel:
             if start is not None:
                 self.played.append((start[0], note, t, start[1]))
                 if MODES[self.params[0]] == "harmonise":
-                    for (ch, n), (on, melody) in list(self._voices.items()):
+                    for (ch, n), melody in list(self._voices.items()):
                         if melody == note:
                             self._schedule(t, NOTE_OFF, ch, n, 0)
                             del self._voices[(ch, n)]
@@ -213,7 +214,7 @@ class TransformerChunkModel:
             if abs(n.start - beat) > 1.0 / 8:  # a voice moving later under a note not yet released
                 continue
             self._schedule(t, NOTE_ON, n.voice, n.pitch, vel)
-            self._voices[(n.voice, n.pitch)] = (t, note)
+            self._voices[(n.voice, n.pitch)] = note
 
     # ---- output ---------------------------------------------------------------------------
 
@@ -224,8 +225,8 @@ class TransformerChunkModel:
         self._schedule(off, NOTE_OFF, channel, pitch, 0)
 
     def _schedule(self, t: int, typ: int, ch: int, note: int, vel: int) -> None:
-        self.pending.append((int(t), typ, ch, note, vel))
-        self.pending.sort(key=lambda e: (e[0], 0 if e[1] == NOTE_OFF else 1))
+        # in time order; at one time note-offs first (a repeated note is released, then struck)
+        bisect.insort(self.pending, (int(t), typ, ch, note, vel), key=lambda e: (e[0], e[1] != NOTE_OFF))
 
     def _emit(self, out: np.ndarray, lo: int, hi: int) -> None:
         cap = out.shape[0] - 1
@@ -245,8 +246,8 @@ class TransformerChunkModel:
             r[0], r[1], r[2], r[3], r[4], r[5] = t - lo, e[1], e[2], e[3], e[4], 0.0
             count += 1
             if e[1] == NOTE_ON:
-                self.sounding[(e[2], e[3])] = t
+                self.sounding.add((e[2], e[3]))
             else:
-                self.sounding.pop((e[2], e[3]), None)
+                self.sounding.discard((e[2], e[3]))
         out[0, 0] = count
         self.pending = keep
