@@ -50,7 +50,6 @@ class MidiToControls(Node):
         for name in ("f0", "loudness"):
             ctx.out_specs[name] = StreamSpec("frames", channels=1, bins=1, hop=self.hop)
         self._held = np.zeros(MAX_HELD, np.int32)       # notes held, oldest first
-        self._held_vel = np.zeros(MAX_HELD, np.int32)
         self.reset()
 
     def reset(self):
@@ -68,11 +67,10 @@ class MidiToControls(Node):
     def _on_event(self, typ, d1, d2, value):
         if typ == NOTE_ON and d2 > 0:
             if self._n_held == MAX_HELD:     # forget the oldest
-                self._held[:-1] = self._held[1:].copy()
-                self._held_vel[:-1] = self._held_vel[1:].copy()
+                for i in range(MAX_HELD - 1):   # in place: nothing allocated on the audio path
+                    self._held[i] = self._held[i + 1]
                 self._n_held -= 1
             self._held[self._n_held] = d1
-            self._held_vel[self._n_held] = d2
             self._n_held += 1
             legato = self._stage in (1, 2)
             self._target = float(d1)
@@ -86,7 +84,6 @@ class MidiToControls(Node):
             for i in range(self._n_held):
                 if self._held[i] != d1:
                     self._held[k] = self._held[i]
-                    self._held_vel[k] = self._held_vel[i]
                     k += 1
             self._n_held = k
             if k:                           # back to the previous held note
