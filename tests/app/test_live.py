@@ -64,62 +64,6 @@ def test_visualizers_draw_what_they_are_fed():
     assert latent.rolling.image.shape == (v.HISTORY, 16) and latent.rolling.image[-1, 0] == 1.0
 
 
-class FakeTap:
-    def __init__(self, data):
-        self.data = data
-
-    def read(self):
-        return self.data
-
-    def latest(self, n):
-        return self.data
-
-
-class FakeClient:
-    """Records what the editor sends; serves a sine on every tap."""
-
-    def __init__(self, **settings):
-        self.settings = settings
-        self.commands, self.started, self.loaded = [], 0, None
-
-    def load(self, graph, base_dir):
-        self.loaded = graph.copy()
-
-    def apply(self, command):
-        self.commands.append(command)
-
-    def set_limiter(self, on):
-        self.limiter = on
-
-    def start(self):
-        self.started += 1
-
-    def stop(self):
-        self.started -= 1
-
-    def close(self):
-        pass
-
-    def meters(self):
-        return {"running": True, "load_avg": 0.25, "load_peak": 0.5, "xruns": 3, "latency_ms": 12.5,
-                "errors": {"gain": "raised ValueError; bypassed"}}
-
-    def tap(self, node_id, port):
-        return FakeTap((0.25 * np.sin(np.arange(512) / 5.0)).astype(np.float32)[None])
-
-
-@pytest.fixture
-def fake_window(qtbot, tmp_path):
-    from neuropatch.app.editor.main_window import MainWindow
-
-    w = MainWindow(recovery_folder=tmp_path / "recovery", client_factory=FakeClient)
-    w.confirm_hook = lambda *a: True
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.live.shutdown()
-
-
 def test_transport_forwards_edits_shows_meters_and_stops_its_timers(fake_window, qtbot):
     w = fake_window
     assert w.open_path(REPO / "patches" / "hello_tone.json")

@@ -4,8 +4,6 @@ from pathlib import Path
 
 import mido
 
-from tests.app.test_live import FakeClient, fake_window  # noqa: F401  (fixture)
-
 
 def test_dropping_a_midi_file_adds_a_midi_file_player(window, tmp_path):
     from PySide6.QtCore import QPointF
