@@ -5,6 +5,7 @@ One helper per fact: :func:`sha256_file` is the only place a resource is hashed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
@@ -94,14 +95,20 @@ def resolve_resource(entry: dict, base_dir: str | Path | None) -> tuple[Path | N
         return where, None
     sha = str(entry.get("sha256") or "").lower() or None
     folders = model_folders()
+    inside = not rel.is_absolute() and ".." not in rel.parts   # a path that stays in the folder
     for folder in folders:
-        for candidate in ([] if rel.is_absolute() else [folder / rel]) + [folder / rel.name]:
+        for candidate in ([folder / rel] if inside else []) + [folder / rel.name]:
             if candidate.is_file() and (sha is None or resource_sha256(candidate) == sha):
                 return candidate, f"'{raw}' not found next to the patch; using {candidate}"
     if sha is not None:
         found = _search_by_hash(sha, rel.suffix.lower(), folders)
         if found is not None:
             return found, f"'{raw}' not found next to the patch; found by its sha256 at {found}"
+    else:   # no recorded hash: the first file of that name in the folders' trees
+        found = next((p for f in folders for p in itertools.islice(f.rglob(rel.name), MAX_FILES_SEARCHED)
+                      if p.is_file()), None)
+        if found is not None:
+            return found, f"'{raw}' not found next to the patch; using {found} (same name)"
     return where, None
 
 

@@ -94,3 +94,17 @@ def test_render_says_where_a_moved_model_was_found(amp_patch, tmp_path, monkeypa
     assert cli_module.main(["render", str(amp_patch), "--in", str(tmp_path / "riff.wav"), "-q"]) == 0
     err = capsys.readouterr().err
     assert "note: node 'amp': resource 'model': 'crunch.nam' not found next to the patch; using" in err
+
+
+def test_a_moved_file_without_a_recorded_hash_is_found_by_name_anywhere_in_the_model_folders(tmp_path, monkeypatch):
+    from neuropatch.engine.resources import resolve_resource
+
+    (tmp_path / "lib" / "amps" / "old").mkdir(parents=True)
+    shutil.copy(MODEL, tmp_path / "lib" / "amps" / "old" / "crunch.nam")
+    (tmp_path / "outside.nam").write_text("{}")
+    monkeypatch.setenv("NEUROPATCH_MODEL_PATH", str(tmp_path / "lib"))
+    path, note = resolve_resource({"path": "../models/crunch.nam"}, tmp_path / "song")
+    assert path == tmp_path / "lib" / "amps" / "old" / "crunch.nam" and "same name" in note
+    # a path climbing out of the patch folder is never followed out of a model folder
+    path, note = resolve_resource({"path": "../outside.nam"}, tmp_path / "lib" / "song")
+    assert note is None and path == tmp_path / "lib" / "song" / ".." / "outside.nam"
