@@ -65,6 +65,8 @@ def _params_table(params) -> list[str]:
         notes = [d.get("doc", "")]
         if d.get("structural"):
             notes.append("(changing it re-prepares the node)")
+        if d.get("primary"):
+            notes.append("(on the node's face)")
         lines.append(f"| `{p.name}` | `{json.dumps(d['default'])}` | {_cell(rng)} | {_cell(d.get('unit', ''))} "
                      f"| {_cell(' '.join(n for n in notes if n))} |")
     return lines + [""]
@@ -102,6 +104,9 @@ def node_markdown(cls) -> list[str]:
             lines.append(f"- {text}")
     if caps.get("lane"):
         lines.append(f"- {caps['lane']}")
+    if caps.get("display"):
+        lines.append(f"- a display: the editor draws its input as a {caps['display'].replace('_', ' ')} "
+                     f"(read through a tap; nothing runs per block)")
     if lines[-1] != "":
         lines.append("")
     return lines

@@ -18,8 +18,8 @@ failed is bypassed and never called again (no ``reset``, ``process`` or ``finish
 
 What the engine needs to know about a node it learns from declarations on the class
 (capabilities), never from the type id: ``structural`` params, ``host_input`` /
-``host_output``, ``breaks_feedback``, ``bypass_routes``, ``prepare_does_io`` and, set in
-prepare, ``ctx.lane`` (the inference lane, :mod:`neuropatch.engine.lane`).
+``host_output``, ``breaks_feedback``, ``bypass_routes``, ``prepare_does_io``, ``display``
+and, set in prepare, ``ctx.lane`` (the inference lane, :mod:`neuropatch.engine.lane`).
 """
 from __future__ import annotations
 
@@ -131,6 +131,11 @@ class Node:
     #: float32 from ``result()``) or ``"npy"`` (any array from ``result()``). Batch renders
     #: store ``result()`` beside each input's output instead of calling ``finish()``.
     file_output: str | None = None
+    #: The node is a display (a sink with no outputs whose ``process`` does nothing): an editor
+    #: draws its input stream, read through the engine's tap of the input port (off the audio
+    #: path), as this kind of view ("spectrogram", "scope", "meter", ...). The audio side
+    #: does nothing for it beyond that tap.
+    display: str = ""
     #: Samples the registry-wide contract tests feed (lower it for slow models).
     contract_samples: int = 4096
 
@@ -192,7 +197,8 @@ class Node:
         resources, capabilities)."""
         node = cls()
         caps = {name: getattr(cls, name) for name in ("host_input", "host_output", "breaks_feedback",
-                                                      "prepare_does_io", "file_output") if getattr(cls, name)}
+                                                      "prepare_does_io", "file_output", "display")
+                if getattr(cls, name)}
         if cls.bypass_routes:
             caps["bypass_routes"] = [list(r) for r in cls.bypass_routes]
         if cls.uses_lane:

@@ -17,7 +17,8 @@ class Param:
     (the node reads the glide through :class:`Smoother`). ``structural`` declares that the
     node uses the value in ``prepare`` (buffer sizes, filterbanks, a seed): a change needs
     prepare again, which the engine does (a running engine re-prepares exactly the nodes
-    whose structural params changed, crossfaded like any swap).
+    whose structural params changed, crossfaded like any swap). ``primary`` marks the one
+    to three params an editor shows as compact controls on the node itself (its face).
     """
 
     name: str
@@ -32,16 +33,18 @@ class Param:
     doc: str = ""
     legacy_names: tuple = ()
     structural: bool = False
+    primary: bool = False
 
     @staticmethod
     def choice(name: str, choices, default: str, doc: str = "", legacy_names=(),
-               structural: bool = False) -> "Param":
+               structural: bool = False, primary: bool = False) -> "Param":
         return Param(name, 0, len(choices) - 1, default, str, choices=tuple(choices), doc=doc,
-                     legacy_names=tuple(legacy_names), structural=structural)
+                     legacy_names=tuple(legacy_names), structural=structural, primary=primary)
 
     @staticmethod
-    def flag(name: str, default: bool, doc: str = "", structural: bool = False) -> "Param":
-        return Param(name, 0, 1, bool(default), bool, doc=doc, structural=structural)
+    def flag(name: str, default: bool, doc: str = "", structural: bool = False,
+             primary: bool = False) -> "Param":
+        return Param(name, 0, 1, bool(default), bool, doc=doc, structural=structural, primary=primary)
 
     @staticmethod
     def text(name: str, default: str = "", doc: str = "") -> "Param":
@@ -102,6 +105,8 @@ class Param:
             d["log"] = True
         if self.structural:
             d["structural"] = True
+        if self.primary:
+            d["primary"] = True
         if self.doc:
             d["doc"] = self.doc
         return d

@@ -19,6 +19,7 @@ FAMILY_MODULES = [
     "midi_io",
     "midi_controls",
     "gen.node",
+    "views",
 ]
 
 

@@ -123,7 +123,7 @@ class FilePlayer(Node):
     resources = [Resource("file", (".wav", ".flac", ".ogg", ".aiff", ".aif"), "audio file")]
     params = [
         Param.flag("loop", False),
-        Param("gain_db", -96.0, 24.0, 0.0, unit="dB", smooth_ms=20.0),
+        Param("gain_db", -96.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, primary=True),
     ]
 
     def param_to_internal(self, name, value):

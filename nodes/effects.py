@@ -14,7 +14,8 @@ from neuropatch.engine.node import Resource
 from neuropatch.engine.resample import resample
 
 from .dsp.block_ops import add_scaled, add_scaled_by_ramp, multiply_by_ramp
-from .dsp.fft import irfft, make_plan, make_work, rfft
+from .dsp.convolver import Convolver
+from .dsp.fft import irfft, rfft
 from .utility import db_to_gain
 
 MAX_IR_SECONDS = 10.0
@@ -127,22 +128,6 @@ def ir_process(x, y, seq, idx, spec_ir, fdl, tail, head, acc, frame, plan, work,
                  frame, plan, work, head_out)
 
 
-def partition_size(taps: int, block_size: int) -> int:
-    """Partition length P (a power of two >= 8) of the convolution.
-
-    Per sample the direct-form head costs P multiply-adds and the FFT part about
-    4 * taps / P (one complex product per bin and later partition, spread over P
-    samples), so the work is least near P = 2 * sqrt(taps); the head's loop vectorises
-    better than the short FFTs, so that is rounded up to a power of two (2048 taps:
-    P = 128). P is capped at the block size rounded up to a power of two, so that every
-    block does its share of FFT work (no block waits for a larger partition to fill and
-    then pays for it at once).
-    """
-    cap = max(8, 1 << max(0, (block_size - 1).bit_length()))
-    best = 1 << max(0, math.ceil(math.log2(max(2.0 * math.sqrt(taps), 1.0))))
-    return int(min(cap, max(8, best)))
-
-
 class ImpulseResponse(Node):
     type_id = "fx.ir"
     bypass_routes = (("in", "out"),)
@@ -159,7 +144,7 @@ class ImpulseResponse(Node):
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "audio")]
     params = [
-        Param("mix", 0.0, 1.0, 1.0, smooth_ms=20.0, doc="dry/wet: 0 dry, 1 wet"),
+        Param("mix", 0.0, 1.0, 1.0, smooth_ms=20.0, doc="dry/wet: 0 dry, 1 wet", primary=True),
         Param.choice("normalize", ("energy", "peak", "off"), "energy", structural=True),
         Param("gain_db", -40.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, doc="gain of the wet signal"),
     ]
@@ -198,39 +183,15 @@ class ImpulseResponse(Node):
             raise ResourceError(f"{path}: impulse response is silent")
         self.ir = ir / norm
         spec = ctx.in_specs.get("in")
-        self._channels = spec.channels if spec is not None else 1
-        p_len = partition_size(self.ir.size, ctx.block_size)
-        self._p = p_len
-        n2 = 2 * p_len
-        self._head = np.zeros(p_len, np.float64)
-        k = min(p_len, self.ir.size)
-        self._head[:k] = self.ir[:k]
-        rest = self.ir[p_len:]
-        m = int(math.ceil(rest.size / p_len))
-        self._spec = np.zeros((m, 2, p_len + 1), np.float64)
-        for j in range(m):
-            seg = rest[j * p_len:(j + 1) * p_len]
-            spectrum = np.fft.rfft(seg, n2)
-            self._spec[j, 0] = spectrum.real
-            self._spec[j, 1] = spectrum.imag
-        self._plan = make_plan(n2)
-        self._fft_work = make_work(n2)
-        c = self._channels
-        self._seq = np.zeros((c, n2))
-        self._tail = np.zeros((c, p_len))
-        self._fdl = np.zeros((c, max(m, 1), 2, p_len + 1), np.float64)
-        self._idx = np.zeros((c, 2), np.int64)   # partition pos, fdl pos
-        self._acc = np.zeros((2, p_len + 1), np.float64)
-        self._frame = np.zeros(n2, np.float64)
-        self._head_out = np.zeros(p_len, np.float64)
+        self._channels = c = spec.channels if spec is not None else 1
+        self._conv = Convolver(self.ir, c, ctx.block_size)
         self._wet = np.zeros((c, ctx.block_size), np.float32)
         self._ramp = np.zeros(ctx.block_size, np.float32)
         self._ramp2 = np.zeros(ctx.block_size, np.float32)
 
     def reset(self):
         super().reset()
-        for arr in (self._seq, self._tail, self._fdl, self._idx):
-            arr.fill(0)
+        self._conv.reset()
 
     def param_to_internal(self, name, value):
         return db_to_gain(value) if name == "gain_db" else float(value)
@@ -238,8 +199,7 @@ class ImpulseResponse(Node):
     def process(self, ins, outs, n):
         x, y = ins["in"], outs["out"]
         wet = self._wet[:, :n]
-        ir_process(x, wet, self._seq, self._idx, self._spec, self._fdl, self._tail, self._head, self._acc,
-                   self._frame, self._plan, self._fft_work, self._head_out)
+        self._conv.process(x, wet)
         mix, gain = self.smoother("mix"), self.smoother("gain_db")
         if mix.steady and gain.steady:
             np.multiply(wet, np.float32(mix.value * gain.value), out=y)
@@ -303,9 +263,9 @@ class ToneStack(Node):
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "audio")]
     params = [
-        Param("bass_db", -15.0, 15.0, 0.0, unit="dB"),
-        Param("mid_db", -15.0, 15.0, 0.0, unit="dB"),
-        Param("treble_db", -15.0, 15.0, 0.0, unit="dB"),
+        Param("bass_db", -15.0, 15.0, 0.0, unit="dB", primary=True),
+        Param("mid_db", -15.0, 15.0, 0.0, unit="dB", primary=True),
+        Param("treble_db", -15.0, 15.0, 0.0, unit="dB", primary=True),
         Param("bass_hz", 40.0, 500.0, 120.0, unit="Hz", log=True),
         Param("mid_hz", 200.0, 5000.0, 800.0, unit="Hz", log=True),
         Param("treble_hz", 1000.0, 12000.0, 3200.0, unit="Hz", log=True),
@@ -385,7 +345,7 @@ class NoiseGate(Node):
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "audio")]
     params = [
-        Param("threshold_db", -96.0, 0.0, -60.0, unit="dB"),
+        Param("threshold_db", -96.0, 0.0, -60.0, unit="dB", primary=True),
         Param("hysteresis_db", 0.0, 20.0, 6.0, unit="dB"),
         Param("attack_ms", 0.05, 50.0, 1.0, unit="ms", log=True),
         Param("hold_ms", 0.0, 500.0, 20.0, unit="ms"),

@@ -94,8 +94,8 @@ class Oscillator(Node):
     outputs = [Port("out", "audio", channels=1)]
     params = [
         Param.choice("waveform", WAVEFORMS, "sine"),
-        Param("freq_hz", 1.0, 20000.0, 440.0, unit="Hz", log=True, smooth_ms=10.0),
-        Param("level_db", -96.0, 0.0, -12.0, unit="dB", smooth_ms=10.0),
+        Param("freq_hz", 1.0, 20000.0, 440.0, unit="Hz", log=True, smooth_ms=10.0, primary=True),
+        Param("level_db", -96.0, 0.0, -12.0, unit="dB", smooth_ms=10.0, primary=True),
     ]
 
     def param_to_internal(self, name, value):
@@ -138,7 +138,7 @@ class Noise(Node):
     outputs = [Port("out", "audio", channels=1)]
     params = [
         Param.choice("color", ("white", "pink"), "white"),
-        Param("level_db", -96.0, 0.0, -12.0, unit="dB", smooth_ms=10.0),
+        Param("level_db", -96.0, 0.0, -12.0, unit="dB", smooth_ms=10.0, primary=True),
         Param("seed", 0, 2**31 - 1, 0, int, structural=True),
     ]
 

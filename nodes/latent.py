@@ -282,7 +282,7 @@ class Noise(_LatentFilter):
     doc = ("Adds Gaussian noise with std `amount` to every latent dimension; the noise of "
            "frame k, dimension d depends only on (seed, k, d), k counted from reset.")
     params = [
-        Param("amount", 0.0, 4.0, 0.25, doc="noise standard deviation (latent units)"),
+        Param("amount", 0.0, 4.0, 0.25, doc="noise standard deviation (latent units)", primary=True),
         Param("seed", 0, 2**31 - 1, 0, int, doc="noise seed: the same seed gives the same noise"),
     ]
 
@@ -322,7 +322,7 @@ class Mix(Node):
               Port("mix_cv", "control", doc="added to mix; the sum is clamped to 0..1", default=0.0)]
     outputs = [Port("out", "latent", doc="latent frames float32 [frames, dims]")]
     bypass_routes = (("a", "out"),)
-    params = [Param("mix", 0.0, 1.0, 0.5, doc="0 = a, 1 = b, glides over 50 ms (stepped per frame)")]
+    params = [Param("mix", 0.0, 1.0, 0.5, doc="0 = a, 1 = b, glides over 50 ms (stepped per frame)", primary=True)]
 
     @classmethod
     def contract_setup(cls, tmp_dir):
@@ -399,8 +399,8 @@ class XY(_LatentFilter):
     doc = ("Moves (offset) or sets two latent dimensions, dim_x and dim_y, to x and y; meant "
            "for the inspector's XY pad. Other dims pass through.")
     params = [
-        Param("x", -4.0, 4.0, 0.0, doc="value for dimension dim_x (latent units)"),
-        Param("y", -4.0, 4.0, 0.0, doc="value for dimension dim_y (latent units)"),
+        Param("x", -4.0, 4.0, 0.0, doc="value for dimension dim_x (latent units)", primary=True),
+        Param("y", -4.0, 4.0, 0.0, doc="value for dimension dim_y (latent units)", primary=True),
         Param("dim_x", 0, 255, 0, int, doc="dimension that x moves"),
         Param("dim_y", 0, 255, 1, int, doc="dimension that y moves"),
         Param.choice("mode", ("offset", "set"), "offset", doc="offset: add x and y; set: replace the dims"),

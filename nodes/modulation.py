@@ -44,8 +44,8 @@ class Lfo(Node):
     outputs = [Port("out", "control")]
     params = [
         Param.choice("shape", LFO_SHAPES, "sine"),
-        Param("rate_hz", 0.01, 50.0, 1.0, unit="Hz", log=True),
-        Param("depth", -20000.0, 20000.0, 1.0),
+        Param("rate_hz", 0.01, 50.0, 1.0, unit="Hz", log=True, primary=True),
+        Param("depth", -20000.0, 20000.0, 1.0, primary=True),
         Param("offset", -20000.0, 20000.0, 0.0),
     ]
 
@@ -81,7 +81,7 @@ class Follower(Node):
     outputs = [Port("out", "control")]
     params = [
         Param("attack_ms", 0.1, 1000.0, 5.0, unit="ms", log=True),
-        Param("release_ms", 1.0, 5000.0, 120.0, unit="ms", log=True),
+        Param("release_ms", 1.0, 5000.0, 120.0, unit="ms", log=True, primary=True),
         Param.flag("db", False),
     ]
 
@@ -113,7 +113,7 @@ class Vca(Node):
            "linearly across each block from the previous value, so steps never click.")
     inputs = [Port("in", "audio"), Port("gain", "control", default=1.0)]
     outputs = [Port("out", "audio")]
-    params = [Param("scale", -10.0, 10.0, 1.0, doc="multiplies the control value")]
+    params = [Param("scale", -10.0, 10.0, 1.0, doc="multiplies the control value", primary=True)]
 
     def prepare(self, ctx):
         self._ramp = np.zeros(ctx.block_size, np.float32)

@@ -181,8 +181,9 @@ class PolySynth(Node):
     params = [
         Param("voices", 1, 32, 8, int, structural=True, doc="voices (notes sounding at once)"),
         Param.choice("wave", WAVES, "saw"),
-        Param("cutoff_hz", 20.0, 20000.0, 1200.0, unit="Hz", log=True, doc="filter cutoff at envelope 0"),
-        Param("resonance", 0.0, 1.0, 0.2),
+        Param("cutoff_hz", 20.0, 20000.0, 1200.0, unit="Hz", log=True, doc="filter cutoff at envelope 0",
+              primary=True),
+        Param("resonance", 0.0, 1.0, 0.2, primary=True),
         Param("filter_env_oct", 0.0, 8.0, 2.5, unit="oct", doc="cutoff rise at full envelope"),
         Param("attack_ms", 0.5, 5000.0, 5.0, unit="ms", log=True),
         Param("decay_ms", 1.0, 10000.0, 300.0, unit="ms", log=True),

@@ -20,7 +20,7 @@ class Gain(Node):
     doc = "Multiplies audio by a gain in dB (glides over 20 ms when changed; -96 dB is silence)."
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "audio")]
-    params = [Param("gain_db", -96.0, 24.0, 0.0, unit="dB", smooth_ms=20.0)]
+    params = [Param("gain_db", -96.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, primary=True)]
 
     def param_to_internal(self, name, value):
         return db_to_gain(value)
@@ -48,7 +48,8 @@ class Mix(Node):
            "every output channel; the output is as wide as the widest input.")
     inputs = [Port(f"in{i}", "audio") for i in range(1, 5)]
     outputs = [Port("out", "audio")]
-    params = [Param(f"gain{i}_db", -96.0, 24.0, 0.0, unit="dB", smooth_ms=20.0) for i in range(1, 5)]
+    params = [Param(f"gain{i}_db", -96.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, primary=i <= 2)
+              for i in range(1, 5)]
 
     def param_to_internal(self, name, value):
         return db_to_gain(value)
@@ -86,7 +87,7 @@ class Delay(Node):
            "inside a loop the delay is at least one block.")
     inputs = [Port("in", "audio")]
     outputs = [Port("out", "audio")]
-    params = [Param("delay_ms", 0.0, 10000.0, 100.0, unit="ms")]
+    params = [Param("delay_ms", 0.0, 10000.0, 100.0, unit="ms", primary=True)]
     breaks_feedback = True
     MAX_MS = 10000.0
 

@@ -56,8 +56,9 @@ class NamAmp(Node):
     outputs = [Port("out", "audio", channels=1)]
     params = [
         Param("input_gain_db", -24.0, 24.0, 0.0, unit="dB", smooth_ms=20.0,
-              doc="gain before the model (the model's drive)"),
-        Param("output_gain_db", -40.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, doc="gain after the model"),
+              doc="gain before the model (the model's drive)", primary=True),
+        Param("output_gain_db", -40.0, 24.0, 0.0, unit="dB", smooth_ms=20.0, doc="gain after the model",
+              primary=True),
         Param.choice("activation", ("exact", "fast"), "exact",
                      doc="tanh flavour: exact (float32 accurate) or fast (max error 4.4e-4)"),
     ]

@@ -33,7 +33,7 @@ class Transformer(Node):
     resources = [Resource("model", (".safetensors",), "Music Transformer weights (train-transformer)")]
     params = [
         Param.choice("mode", MODES, "free"),
-        Param("temperature", 0.1, 2.0, 1.0),
+        Param("temperature", 0.1, 2.0, 1.0, primary=True),
         Param("top_p", 0.1, 1.0, 0.95),
         Param("seed", 0, 2**24 - 1, 0, int),
         Param("bars", 1, 16, 2, int, doc="call_response: bars to listen, then to answer"),

@@ -53,7 +53,7 @@ class SpectralGate(_PerBinNode):
     inputs = [Port("in", "frames")]
     outputs = [Port("out", "frames")]
     params = [
-        Param("threshold_db", -200.0, 100.0, -40.0, unit="dB"),
+        Param("threshold_db", -200.0, 100.0, -40.0, unit="dB", primary=True),
         Param("floor_db", -200.0, 0.0, -80.0, unit="dB", doc="gain applied below the threshold"),
         Param.choice("input", INPUT_KINDS, "magnitude"),
     ]
@@ -90,7 +90,7 @@ class SpectralGain(_PerBinNode):
     inputs = [Port("in", "frames"), Port("mask", "frames")]
     outputs = [Port("out", "frames")]
     params = [
-        Param("gain_db", -120.0, 40.0, 0.0, unit="dB"),
+        Param("gain_db", -120.0, 40.0, 0.0, unit="dB", primary=True),
         Param.choice("input", INPUT_KINDS, "magnitude"),
     ]
 
