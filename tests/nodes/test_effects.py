@@ -5,7 +5,8 @@ import soundfile as sf
 from scipy.signal import fftconvolve, sosfreqz
 
 from neuropatch.engine.testing import run_node
-from neuropatch.nodes.effects import ImpulseResponse, NoiseGate, ToneStack, partition_size, rbj_biquad
+from neuropatch.nodes.dsp.convolver import partition_size
+from neuropatch.nodes.effects import ImpulseResponse, NoiseGate, ToneStack, rbj_biquad
 
 SR = 48000
 
