@@ -20,6 +20,8 @@ from neuropatch.engine import Graph, NeuropatchError, render
 from neuropatch.engine.graph import Edge, NodeSpec
 from neuropatch.engine.resources import model_folders
 
+from .drop_policy import is_patch_file
+
 LIBRARY_EXTENSIONS = (".nam", ".json", ".ts", ".wav", ".flac", ".aif", ".aiff", ".ogg", ".mid", ".midi",
                       ".safetensors")
 MAX_FILES = 5000
@@ -144,7 +146,7 @@ class ModelLibrary(QWidget):
 
     def refresh(self) -> None:
         self.scanned = True
-        self.entries = scan(library_folders(), self._type_for_file, self.window._is_patch)
+        self.entries = scan(library_folders(), self._type_for_file, is_patch_file)
         self._filter(self.search.text())
 
     def _type_for_file(self, path: Path):
