@@ -25,6 +25,7 @@ from .bundle_cache import is_bundle, patch_file
 from .compiler import compile_graph
 from .errors import NeuropatchError
 from .patch import load_patch
+from .parent_death import die_with_parent
 from .registry import default_registry
 from .resources import sha256_file
 
@@ -118,22 +119,9 @@ _worker_out: Path | None = None
 
 def _init_local_worker(patch: str, out_dir: str, parent_pid: int) -> None:
     global _worker, _worker_out
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     _worker = PatchRenderer(patch)
     _worker_out = Path(out_dir)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to kill this process when its parent dies (a killed driver leaves no worker)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:  # the parent died before the request took effect
-        os._exit(1)
 
 
 def _render_local(item: BatchItem, attempts: int) -> dict:

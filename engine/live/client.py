@@ -21,6 +21,7 @@ our own processes.
 from __future__ import annotations
 
 import itertools
+import os
 import multiprocessing as mp
 import queue
 import threading
@@ -94,7 +95,8 @@ class EngineClient:
         self._replies = ctx.Queue()
         config = EngineConfig(self.sample_rate, self.block_size, input_device, output_device,
                               in_channels, out_channels, backend, crossfade_ms, limiter,
-                              registry=registry, own_process=mode == "process")
+                              registry=registry, own_process=mode == "process",
+                              parent_pid=os.getpid() if mode == "process" else None)
         args = (config, self._commands, self._replies, self._board_shm.name)
         if mode == "process":
             self._worker = ctx.Process(target=serve, args=args, name="neuropatch-engine", daemon=True)

@@ -34,6 +34,7 @@ from ..errors import NeuropatchError
 from ..graph import Batch, ClearParam, Graph, MoveNode, SetParam
 from ..patch import graph_from_dict
 from ..runtime import Runtime, Transition
+from ..parent_death import die_with_parent
 from ..registry import default_registry
 from ..streams import FrameBuffer
 from .limiter import SafetyLimiter
@@ -61,6 +62,7 @@ class EngineConfig:
     publish_seconds: float = 0.1
     registry: str | None = None        # "module:factory" returning a Registry (None = default)
     own_process: bool = False          # the engine owns its process (process mode): tune it
+    parent_pid: int | None = None      # process mode: the controlling process; the engine dies with it
     realtime: bool = True              # ask for SCHED_FIFO on the audio thread, nice on the process
     rt_priority: int = 10              # SCHED_FIFO priority (1..99) when the host gave none
     nice: int = -10                    # engine-process niceness (process mode only)
@@ -625,6 +627,8 @@ class EngineServer:
 def serve(config: EngineConfig, commands, replies, board_name: str) -> None:
     """Engine entry point (target of the engine process or thread). In process mode
     (``config.own_process``) the process is tuned first (:func:`tune_engine_process`)."""
+    if config.own_process and config.parent_pid:
+        die_with_parent(config.parent_pid)   # a killed editor must not keep the audio device
     notes = tune_engine_process(config) if config.own_process else []
     try:
         server = EngineServer(config, commands, replies, board_name)
