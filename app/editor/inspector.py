@@ -1,19 +1,20 @@
-"""Inspector of the selected node: params from their specs, resources, docs.
+"""Inspector of the selected node: params from their specs (labels, ranges, refusals in
+number_editor), resources, the node's own warnings next to the params they name, docs.
 
-A slider drag becomes one undo step: every value of the drag carries the same merge token.
+It fits any dock width: rows put the label above the control, the body scrolls vertically
+and never sideways, long paths are elided.
 """
 from __future__ import annotations
 
 import html
 
-import math
+import re
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSlider, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from neuropatch.engine import ClearParam, SetParam, SetResource, Batch
 from neuropatch.engine.subpatch import SetSubgraph
@@ -23,8 +24,12 @@ from neuropatch.engine.resources import missing_message, resolve_resource, resou
 from neuropatch.engine.streams import KIND_COLOURS
 
 from .document import new_merge_token
+from .number_editor import NumberParamEditor
+from .param_labels import param_label, param_tooltip
 
-SLIDER_STEPS = 1000
+__all__ = ["Inspector", "NumberParamEditor", "XYPad", "resource_entry", "file_sha256"]
+
+WARNING_STYLE = "color: #ffb74d;"
 _UNSET = object()
 
 
@@ -43,91 +48,45 @@ def resource_entry(path: Path, base_dir: Path | None) -> dict:
     return {"path": stored, "sha256": file_sha256(path)}
 
 
-class NumberParamEditor(QWidget):
-    """Slider + spin box for a float/int param (log mapping when the spec asks for it)."""
+class ElidedLabel(QLabel):
+    """One line of text (a file path) shortened in the middle to the width it gets; the
+    whole text stays in text() and the tooltip."""
 
-    committed = Signal(object, object)   # value, merge token (None: its own undo step)
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setToolTip(text)
 
-    def __init__(self, spec, value, parent=None):
-        super().__init__(parent)
-        self.spec = spec
-        self.log = bool(spec.log) and spec.min > 0
-        self.slider = QSlider(Qt.Horizontal)
-        self.slider.setRange(0, SLIDER_STEPS)
-        self.slider.setMinimumWidth(90)
-        if spec.type is int:
-            self.spin = QSpinBox()
-            self.spin.setRange(int(spec.min), int(min(spec.max, 2**31 - 1)))
-        else:
-            self.spin = QDoubleSpinBox()
-            span = spec.max - spec.min
-            self.spin.setDecimals(3 if span <= 10 else 2 if span <= 1000 else 1)
-            self.spin.setRange(spec.min, spec.max)
-            self.spin.setSingleStep(max(span / 100.0, 10 ** -self.spin.decimals()))
-        self.spin.setKeyboardTracking(False)
-        if spec.unit:
-            self.spin.setSuffix(f" {spec.unit}")
-        self.reset = QToolButton(text="↺", toolTip=f"reset to default ({spec.default})")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.spin)
-        lay.addWidget(self.reset)
-        self._token = None
-        self.set_value(value)
-        self.slider.sliderPressed.connect(self._drag_start)
-        self.slider.sliderReleased.connect(self._drag_end)
-        self.slider.valueChanged.connect(self._slider_moved)
-        self.spin.valueChanged.connect(lambda v: self.committed.emit(self._coerce(v), None))
-        self.reset.clicked.connect(lambda: self.committed.emit(spec.default, None))
-        self.slider.installEventFilter(self)
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
 
-    def _coerce(self, v):
-        return int(round(v)) if self.spec.type is int else float(v)
+    def minimumSizeHint(self):
+        hint = super().minimumSizeHint()
+        hint.setWidth(min(hint.width(), 40))
+        return hint
 
-    def to_slider(self, value) -> int:
-        lo, hi = self.spec.min, self.spec.max
-        if hi <= lo:
-            return 0
-        if self.log:
-            t = (math.log(max(value, lo)) - math.log(lo)) / (math.log(hi) - math.log(lo))
-        else:
-            t = (value - lo) / (hi - lo)
-        return int(round(min(max(t, 0.0), 1.0) * SLIDER_STEPS))
+    def paintEvent(self, event):
+        p = QPainter(self)
+        shown = self.fontMetrics().elidedText(self.text(), Qt.ElideMiddle, self.width())
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(self.rect(), int(self.alignment()) | Qt.AlignVCenter, shown)
+        p.end()
 
-    def from_slider(self, pos: int):
-        lo, hi = self.spec.min, self.spec.max
-        t = pos / SLIDER_STEPS
-        v = math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo))) if self.log else lo + t * (hi - lo)
-        return self.spec.clamp(v)
 
-    def set_value(self, value) -> None:
-        for w in (self.slider, self.spin):
-            w.blockSignals(True)
-        self.spin.setValue(value)
-        self.slider.setValue(self.to_slider(value))
-        for w in (self.slider, self.spin):
-            w.blockSignals(False)
+def wrapping_label(text: str = "") -> QLabel:
+    """A label that wraps to the width it gets and never asks for more (long words are cut
+    rather than widening the inspector)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    return label
 
-    def _drag_start(self):
-        self._token = new_merge_token()
 
-    def _drag_end(self):
-        self._token = None
-
-    def _slider_moved(self, pos):
-        value = self.from_slider(pos)
-        self.spin.blockSignals(True)
-        self.spin.setValue(value)
-        self.spin.blockSignals(False)
-        self.committed.emit(value, self._token)
-
-    def eventFilter(self, obj, event):
-        if obj is self.slider and event.type() == QEvent.MouseButtonDblClick:
-            self.spin.setFocus()
-            self.spin.selectAll()
-            return True
-        return super().eventFilter(obj, event)
+def params_named_in(message: str, names) -> list:
+    """The param names that occur as words in `message` (a node's note)."""
+    return [n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}(?![\w])", message)]
 
 
 class XYPad(QWidget):
@@ -239,9 +198,14 @@ class Inspector(QWidget):
         self.resource_labels: dict = {}
         self.resource_infos: dict = {}
         self.resource_picks: dict = {}
+        self.warning_labels: dict = {}   # param name -> label of the node's notes naming it
+        self.notes: dict = {}            # node id -> [note] from the last check-only compile
+        self.help_button = None
+        self.help_requested = None       # callable(node_id), set by the window
         self.file_dialog = self._ask_file  # replaced in tests
-        self.setMinimumWidth(330)
+        self.setMinimumWidth(300)
         self.scroll = QScrollArea(widgetResizable=True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.body = QWidget()
         self.scroll.setWidget(self.body)
         outer = QVBoxLayout(self)
@@ -260,8 +224,12 @@ class Inspector(QWidget):
         self.resource_labels.clear()
         self.resource_picks.clear()
         self.resource_infos.clear()
+        self.warning_labels.clear()
+        self.help_button = None
         body = QWidget()
         form = QFormLayout(body)
+        form.setRowWrapPolicy(QFormLayout.WrapAllRows)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         if node_id is None:
             form.addRow(QLabel("Select a node to edit it."))
         else:
@@ -272,26 +240,43 @@ class Inspector(QWidget):
     def _fill(self, form: QFormLayout, node_id: str) -> None:
         spec = self.document.graph.nodes[node_id]
         cls = self.document.node_class(node_id)
-        head = QLabel(f"<b>{node_id}</b> &nbsp; <i>{spec.type}</i>")
-        form.addRow(head)
+        head_row = QWidget()
+        head_lay = QHBoxLayout(head_row)
+        head_lay.setContentsMargins(0, 0, 0, 0)
+        title = spec.ui.get("title") if isinstance(spec.ui, dict) else None
+        head = wrapping_label(f"<b>{html.escape(title or node_id)}</b> &nbsp; <i>{html.escape(spec.type)}</i>")
+        head_lay.addWidget(head, 1)
+        if cls is not None:
+            self.help_button = QToolButton(text="Help", toolTip="documentation of this node type (F1)")
+            self.help_button.clicked.connect(lambda: self.help_requested and self.help_requested(self.node_id))
+            head_lay.addWidget(self.help_button)
+        form.addRow(head_row)
         if cls is None:
             form.addRow(QLabel(f"Placeholder: node type {spec.type!r} is not installed. "
                                "Its settings are kept and saved back unchanged; it passes silence."))
             return
-        for p in cls.params_for(self._resource_paths(spec), spec.params):
+        params = cls.params_for(self._resource_paths(spec), spec.params)
+        for p in params:
             value = spec.params.get(p.name, p.default)
             editor = self._editor_for(p, value)
-            editor.setToolTip(p.doc or p.name)
+            editor.setToolTip(param_tooltip(p))
             self.editors[p.name] = editor
-            form.addRow(p.name, editor)
+            label = QLabel(param_label(p))
+            label.setToolTip(param_tooltip(p))
+            form.addRow(label, editor)
+            warning = wrapping_label()
+            warning.setStyleSheet(WARNING_STYLE)
+            warning.setVisible(False)
+            self.warning_labels[p.name] = warning
+            form.addRow(warning)
+        self._show_notes()
         self._add_xy_pad(form, cls, spec)
         for r in cls.resources:
             row = QWidget()
             lay = QHBoxLayout(row)
             lay.setContentsMargins(0, 0, 0, 0)
             res = spec.resources.get(r.name)
-            label = QLabel(res["path"] if res else "(none)")
-            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            label = ElidedLabel(res["path"] if res else "(none)")
             pick = QToolButton(text="…", toolTip=f"choose {r.name} file")
             clear = QToolButton(text="✕", toolTip=f"clear {r.name}")
             pick.clicked.connect(lambda _=False, name=r.name, ext=r.extensions: self._pick(name, ext))
@@ -301,19 +286,29 @@ class Inspector(QWidget):
             lay.addWidget(clear)
             self.resource_labels[r.name] = label
             self.resource_picks[r.name] = pick
-            form.addRow(f"{r.name} file", row)
-            info = QLabel()
-            info.setWordWrap(True)
-            info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            form.addRow(f"{r.name.capitalize()} file", row)
+            info = wrapping_label()
             self.resource_infos[r.name] = info
             self._show_resource_info(cls, r.name)
             form.addRow("", info)
         in_ports, out_ports = node_ports(spec, self.document.registry)
         ports = ", ".join(f"{p.name} ({p.kind})" for p in in_ports) or "none"
         outs = ", ".join(f"{p.name} ({p.kind})" for p in out_ports) or "none"
-        doc = QLabel(f"{cls.doc}<br><br><b>in:</b> {ports}<br><b>out:</b> {outs}")
-        doc.setWordWrap(True)
+        doc = wrapping_label(f"{html.escape(cls.doc)}<br><br><b>in:</b> {ports}<br><b>out:</b> {outs}")
         form.addRow(doc)
+
+    def set_notes(self, notes: dict) -> None:
+        """The nodes' own warnings (node id -> [message]) from the last check-only compile;
+        each shows under the params it names."""
+        self.notes = {nid: list(msgs) for nid, msgs in notes.items()}
+        self._show_notes()
+
+    def _show_notes(self) -> None:
+        mine = self.notes.get(self.node_id, []) if self.node_id else []
+        for name, label in self.warning_labels.items():
+            said = [m for m in mine if name in params_named_in(m, [name])]
+            label.setText("\n".join(f"⚠ {m}" for m in said))
+            label.setVisible(bool(said))
 
     def _resource_paths(self, spec) -> dict:
         """name -> absolute path of the node's resources (relative ones from the patch folder)."""

@@ -1,11 +1,24 @@
 """Check-only compiles after edits: bypassed nodes marked on the canvas, errors in the status."""
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QTimer
 
 from neuropatch.engine import CompileError, compile_graph
 
 VALIDATE_DELAY_MS = 400
+_NODE_NOTE = re.compile(r"^node '([^']+)': (.*)$", re.S)
+
+
+def notes_by_node(notes) -> dict:
+    """Schedule notes ("node 'pitch': frame_length 2048 limits fmin ...") grouped by node id."""
+    out: dict = {}
+    for note in notes:
+        m = _NODE_NOTE.match(str(note))
+        if m:
+            out.setdefault(m.group(1), []).append(m.group(2))
+    return out
 
 
 class Validator:
@@ -43,6 +56,7 @@ class Validator:
             w.status(f"patch does not compile: {exc!r}", 0)
             return
         w.scene.set_errors(schedule.errors)
+        w.inspector.set_notes(notes_by_node(schedule.notes))
         if schedule.errors:
             nid, msg = next(iter(schedule.errors.items()))
             w.status(f"{len(schedule.errors)} node(s) bypassed; {nid}: {msg}")
