@@ -30,6 +30,8 @@ SCENE_EXTENT = 200_000.0
 class PatchScene(QGraphicsScene):
     """Node and cable items for every node and edge of ``document.graph``."""
 
+    nodeItemAdded = Signal(object)   # a NodeItem just created (faces and displays attach here)
+
     def __init__(self, document, parent=None):
         super().__init__(parent)
         self.document = document
@@ -118,6 +120,7 @@ class PatchScene(QGraphicsScene):
             item.set_error(self.errors[node_id])
         self.addItem(item)
         self.node_items[node_id] = item
+        self.nodeItemAdded.emit(item)
         return item
 
     def _refresh_node_item(self, node_id: str) -> None:

@@ -20,6 +20,7 @@ from .inspector import Inspector
 from .live import LiveController
 from .model_folders import ModelFoldersDialog, apply_folders, configured_folders
 from .model_library import ModelLibrary
+from .node_face import install_node_bodies
 from .palette import Palette
 from .quick_add import QuickAdd, open_quick_add
 from .recovery import RecoveryStore
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.validator = Validator(self)
         self.validate_timer = self.validator.timer
         self.subpatch_windows = SubpatchWindows(self)
+        self.faces, self.views = install_node_bodies(self)   # node faces and view nodes' displays
 
         self._build_actions()
         self.transport = TransportController(self, self.play_action)

@@ -1,4 +1,5 @@
-"""A node on the canvas: header with title, typed ports, error/placeholder badges."""
+"""A node on the canvas: header with title and badges, typed ports, an optional body (the
+node's face or its display) and error/placeholder notes."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -83,6 +84,8 @@ class NodeItem(QGraphicsObject):
         self.placeholder_reason = placeholder_reason
         self.is_subpatch = type_id == SUBPATCH_TYPE and placeholder_reason is None
         self.error: str | None = None
+        self.badges: list[str] = []   # short texts in the header (CPU share, latency)
+        self.body = None               # child item below the ports (face controls, a display)
         self.cables: set = set()
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
@@ -116,16 +119,53 @@ class NodeItem(QGraphicsObject):
 
     # ---- geometry and drawing -------------------------------------------------------------
 
-    def height(self) -> float:
+    def ports_bottom(self) -> float:
         rows = max(len(self.inputs), len(self.outputs), 1)
+        return HEADER_H + TYPE_LINE_H + rows * PORT_SPACING
+
+    def width(self) -> float:
+        if self.body is None:
+            return NODE_WIDTH
+        return max(NODE_WIDTH, self.body.boundingRect().width() + 2 * BODY_PAD)
+
+    def height(self) -> float:
         extra = 18.0 if (self.placeholder_reason or self.error) else 0.0
-        return HEADER_H + TYPE_LINE_H + BODY_PAD + rows * PORT_SPACING + extra
+        body = self.body.boundingRect().height() + BODY_PAD if self.body is not None else 0.0
+        return self.ports_bottom() + BODY_PAD + body + extra
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -2, NODE_WIDTH + 4, self.height() + 4)
+        return QRectF(-2, -2, self.width() + 4, self.height() + 4)
+
+    def set_body(self, body) -> None:
+        """Show `body` (a QGraphicsItem, or None) below the ports; the node grows to fit it."""
+        if self.body is not None and self.body is not body and self.scene() is not None:
+            self.scene().removeItem(self.body)
+        self.body = body
+        if body is not None:
+            body.setParentItem(self)
+        self.body_resized()
+
+    def body_resized(self) -> None:
+        """Call after the body changed size: lays out the body, the output ports, the cables."""
+        self.prepareGeometryChange()
+        w = self.width()
+        if self.body is not None:
+            self.body.setPos(BODY_PAD, self.ports_bottom() + BODY_PAD / 2)
+        for port in self.outputs.values():
+            port.setPos(w, port.pos().y())
+        for cable in self.cables:
+            cable.update_path()
+        self.update()
+
+    def set_badges(self, badges) -> None:
+        badges = list(badges)
+        if badges != self.badges:
+            self.badges = badges
+            self.update()
 
     def paint(self, painter, option, widget=None):
         h = self.height()
+        NODE_WIDTH = self.width()   # noqa: N806  (this node's width; wider with a body)
         broken = self.placeholder_reason is not None
         body = QColor("#3a2a2a") if broken else QColor("#2d2f33")
         border = QColor("#ffcc00") if self.isSelected() else (QColor("#e05050") if broken or self.error else QColor("#15171a"))
@@ -169,6 +209,24 @@ class NodeItem(QGraphicsObject):
             painter.drawEllipse(QPointF(NODE_WIDTH - 12, HEADER_H / 2), 7, 7)
             painter.setPen(QColor("#fff"))
             painter.drawText(QRectF(NODE_WIDTH - 19, 0, 14, HEADER_H), Qt.AlignCenter, "!")
+        if self.badges:
+            self._paint_badges(painter, NODE_WIDTH - (26 if self.error and not broken else 6))
+
+    def _paint_badges(self, painter, right: float) -> None:
+        """Badges right-aligned in the header, ending at x = `right`."""
+        font = QFont()
+        font.setPointSizeF(6.5)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        for text in reversed(self.badges):
+            w = metrics.horizontalAdvance(text) + 8
+            rect = QRectF(right - w, 5, w, HEADER_H - 10)
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 120))
+            painter.drawRoundedRect(rect, 3, 3)
+            painter.setPen(QColor("#d8e0a0"))
+            painter.drawText(rect, Qt.AlignCenter, text)
+            right -= w + 3
 
     def set_error(self, message: str | None) -> None:
         if message != self.error:
@@ -181,6 +239,8 @@ class NodeItem(QGraphicsObject):
         tip = f"{self.node_id} ({self.type_id})"
         if self.is_subpatch:
             tip += "\ndouble-click to open"
+        if self.badges:
+            tip += "\n" + ", ".join(self.badges)
         if self.placeholder_reason:
             tip += f"\nplaceholder: {self.placeholder_reason}"
         if self.error:
