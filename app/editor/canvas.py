@@ -227,6 +227,7 @@ class PatchView(QGraphicsView):
     quickAddRequested = Signal(QPointF)          # scene position
     filesDropped = Signal(list, QPointF)         # [Path], scene position
     portMenuRequested = Signal(object, object)   # PortItem, global QPoint
+    cableMenuRequested = Signal(object, object)  # CableItem, global QPoint
     openSubpatchRequested = Signal(str)          # node id of a double-clicked subpatch
 
     def __init__(self, scene: PatchScene, parent=None):
@@ -434,6 +435,11 @@ class PatchView(QGraphicsView):
         port = self.port_at(event.pos())
         if port is not None:
             self.portMenuRequested.emit(port, event.globalPos())
+            event.accept()
+            return
+        cable = next((i for i in self.items(event.pos()) if isinstance(i, CableItem)), None)
+        if cable is not None:
+            self.cableMenuRequested.emit(cable, event.globalPos())
             event.accept()
             return
         super().contextMenuEvent(event)

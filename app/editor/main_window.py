@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 from .autosave import AUTOSAVE_MS, Autosave
 from .canvas import PatchScene, PatchView
 from .clipboard import ClipboardActions, release_clipboard
-from .context_menus import port_menu
+from .context_menus import cable_menu, port_menu
 from .document import PatchDocument
 from .drop_policy import DropPolicy
 from .file_actions import FileActions, recent_files, settings
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.view.quickAddRequested.connect(self.quick_add)
         self.view.filesDropped.connect(self.drop_files)
         self.view.portMenuRequested.connect(self._port_menu)
+        self.view.cableMenuRequested.connect(self._cable_menu)
         self.view.openSubpatchRequested.connect(lambda node_id: self.open_subpatch(self.doc, node_id))
         self.palette.addRequested.connect(self.add_at_centre)
         self.scene.selectionChanged.connect(self._selection_changed)
@@ -349,6 +350,11 @@ class MainWindow(QMainWindow):
 
     def _port_menu(self, port, global_pos) -> None:
         menu = port_menu(self, port)
+        menu.popup(global_pos)
+        self._menu = menu
+
+    def _cable_menu(self, cable, global_pos) -> None:
+        menu = cable_menu(self, cable)
         menu.popup(global_pos)
         self._menu = menu
 
