@@ -18,6 +18,7 @@ def main(argv=None) -> int:
     app.setApplicationName("neuropatch")
     app.setOrganizationName("neuropatch")
     window = MainWindow()
+    window.restore_layout()          # geometry and docks as last left (remembered on close)
     window.show()
     restored = window.offer_recovery()
     if args.patch and not restored:

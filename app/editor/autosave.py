@@ -68,6 +68,6 @@ class Autosave:
         self.save_now()  # our own recovery file now holds it
         w.recovery.discard(entry)
         w._update_title()
-        w.view.frame_all()
+        w.view.frame_readable()
         w.status(f"restored {entry.title}")
         return True

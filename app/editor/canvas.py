@@ -24,6 +24,8 @@ from .node_item import NodeItem, PortItem, kind_colour
 
 NODE_MIME = "application/x-neuropatch-node"
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+#: the smallest zoom at which node titles stay legible (9 pt titles: about 8 px high)
+READABLE_ZOOM = 0.7
 SCENE_EXTENT = 200_000.0
 
 
@@ -229,6 +231,9 @@ class PatchView(QGraphicsView):
     portMenuRequested = Signal(object, object)   # PortItem, global QPoint
     cableMenuRequested = Signal(object, object)  # CableItem, global QPoint
     openSubpatchRequested = Signal(str)          # node id of a double-clicked subpatch
+    cableDroppedOnCanvas = Signal(object, QPointF)   # PortItem the cable starts at, scene position
+    canvasMenuRequested = Signal(QPointF, object)    # scene position, global QPoint
+    nodeMenuRequested = Signal(str, object)          # node id, global QPoint
 
     def __init__(self, scene: PatchScene, parent=None):
         super().__init__(scene, parent)
@@ -243,6 +248,9 @@ class PatchView(QGraphicsView):
         self._hover_port: PortItem | None = None
         self._pan_from = None
         self._press_positions: dict = {}
+        self._detached = None          # the edge whose input end is being dragged off
+        self.last_mouse_scene: QPointF | None = None   # where the mouse was last over the canvas
+        self.setMouseTracking(True)
 
     @property
     def patch_scene(self) -> PatchScene:
@@ -286,6 +294,20 @@ class PatchView(QGraphicsView):
             self.set_zoom(MIN_ZOOM)
         self.centerOn(rect.center())
 
+    def frame_readable(self) -> None:
+        """Frame the patch for reading: all of it when it fits at a legible zoom, otherwise
+        its start (top left) at READABLE_ZOOM, the rest a scroll away."""
+        self.frame_all()
+        items = list(self.patch_scene.node_items.values())
+        if not items or self.zoom() >= READABLE_ZOOM:
+            return
+        rect = QRectF()
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        self.set_zoom(READABLE_ZOOM)
+        view = self.mapToScene(self.viewport().rect()).boundingRect()
+        self.centerOn(rect.left() - 40 + view.width() / 2, rect.top() - 40 + view.height() / 2)
+
     # ---- ports under the cursor --------------------------------------------------------------
 
     def port_at(self, view_pos) -> PortItem | None:
@@ -318,14 +340,51 @@ class PatchView(QGraphicsView):
         if event.button() == Qt.LeftButton:
             port = self.port_at(event.position().toPoint())
             if port is not None:
+                edge = self._edge_into(port)
+                if edge is not None:     # drag the cable's end off this input
+                    src_item = self.patch_scene.node_items.get(edge.src)
+                    src = src_item.port(edge.src_port, True) if src_item is not None else None
+                    if src is not None:
+                        self._detached = edge
+                        port = src
                 self._start_cable(port)
                 event.accept()
                 return
+            if event.modifiers() & Qt.ShiftModifier:
+                node = self._node_at(event.position().toPoint())
+                if node is not None:     # Shift+click adds to (or takes from) the selection
+                    node.setSelected(not node.isSelected())
+                    event.accept()
+                    return
         super().mousePressEvent(event)
         self._press_positions = {i.node_id: i.pos() for i in self.patch_scene.selectedItems()
                                  if isinstance(i, NodeItem)}
 
+    def mouse_over_canvas(self) -> QPointF | None:
+        """Scene position of the mouse while it is over the canvas (None once it left)."""
+        return self.last_mouse_scene
+
+    def leaveEvent(self, event):
+        self.last_mouse_scene = None
+        super().leaveEvent(event)
+
+    def _node_at(self, view_pos) -> NodeItem | None:
+        for item in self.items(view_pos):
+            while item is not None and not isinstance(item, NodeItem):
+                item = item.parentItem()
+            if item is not None:
+                return item
+        return None
+
+    def _edge_into(self, port: PortItem) -> Edge | None:
+        """The cable plugged into input `port`, if any (an input takes one cable)."""
+        if port.output:
+            return None
+        return next((e for e in self.document.graph.edges
+                     if e.dst == port.node_id and e.dst_port == port.name), None)
+
     def mouseMoveEvent(self, event):
+        self.last_mouse_scene = self.mapToScene(event.position().toPoint())
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
@@ -392,6 +451,7 @@ class PatchView(QGraphicsView):
     def _finish_cable(self, view_pos) -> None:
         start = self._drag_port
         target = self.port_at(view_pos)
+        detached, self._detached = self._detached, None
         self._drag_port = None
         if self._drag_line is not None:
             self.patch_scene.removeItem(self._drag_line)
@@ -402,10 +462,35 @@ class PatchView(QGraphicsView):
         for item in self.patch_scene.node_items.values():
             for p in item.ports():
                 p.set_dimmed(False)
+        if detached is not None:
+            self._move_cable_end(detached, start, target)
+            return
+        if target is None and self._node_at(view_pos) is None:
+            self.cableDroppedOnCanvas.emit(start, self.mapToScene(view_pos))
+            return
         if target is None or target is start:
             self.status.emit("")
             return
         self.connect_ports(start, target)
+
+    def _move_cable_end(self, edge: Edge, src: PortItem, target: PortItem | None) -> None:
+        """A cable's input end was dragged from its input: onto another input it moves there
+        (one undo step); dropped anywhere else the cable is removed."""
+        if target is not None and not target.output and (target.node_id, target.name) == (edge.dst, edge.dst_port):
+            self.status.emit("")
+            return
+        if target is None or target.output:
+            self.document.remove((), [edge])
+            self.status.emit(f"disconnected {edge.src}.{edge.src_port} -> {edge.dst}.{edge.dst_port}")
+            return
+        problem = self.problem(src, target)
+        if problem:
+            self.status.emit(problem)    # the cable stays where it was
+            return
+        moved = Edge(src.node_id, src.name, target.node_id, target.name)
+        if self.document.execute(Batch([Disconnect(edge), Connect(moved)]),
+                                 f"Move cable to {target.node_id}.{target.name}"):
+            self.status.emit(f"connected {moved.src}.{moved.src_port} -> {moved.dst}.{moved.dst_port}")
 
     def connect_ports(self, a: PortItem, b: PortItem) -> bool:
         problem = self.problem(a, b)
@@ -442,7 +527,14 @@ class PatchView(QGraphicsView):
             self.cableMenuRequested.emit(cable, event.globalPos())
             event.accept()
             return
-        super().contextMenuEvent(event)
+        node = self._node_at(event.pos())
+        if node is not None:
+            if not node.isSelected():
+                self.patch_scene.select_nodes([node.node_id])
+            self.nodeMenuRequested.emit(node.node_id, event.globalPos())
+        else:
+            self.canvasMenuRequested.emit(self.mapToScene(event.pos()), event.globalPos())
+        event.accept()
 
     # ---- keys ---------------------------------------------------------------------------------
 

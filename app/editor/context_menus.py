@@ -27,4 +27,42 @@ def cable_menu(window, cable) -> QMenu:
     menu = QMenu(window)
     edge = cable.edge
     add_watch_entries(menu, window, edge.src, edge.src_port, cable.kind, True)
+    menu.addSeparator()
+    add_cable_edit_entries(menu, window, cable)
+    return menu
+
+
+def add_cable_edit_entries(menu, window, cable) -> None:
+    """Insert a node into the cable, or disconnect it."""
+    edge = cable.edge
+    insert = menu.addAction("Insert node…")
+    insert.triggered.connect(lambda _c=False: window.insert_node_on(edge))
+    disconnect = menu.addAction("Disconnect")
+    disconnect.triggered.connect(lambda _c=False: window.doc.remove((), [edge]))
+
+
+def canvas_menu(window, scene_pos) -> QMenu:
+    """The menu of empty canvas at `scene_pos`: add a node there, paste there."""
+    menu = QMenu(window)
+    menu.addAction("Add node here…").triggered.connect(lambda _c=False: window.quick_add(scene_pos))
+    paste = menu.addAction("Paste here")
+    paste.triggered.connect(lambda _c=False: window.paste(at=scene_pos))
+    paste.setEnabled(window.clipboard.can_paste())
+    return menu
+
+
+def node_menu(window, node_id: str) -> QMenu:
+    """The menu of a node (it is selected first): duplicate, delete, group, help and, for a
+    subpatch, open it."""
+    menu = QMenu(window)
+    item = window.scene.node_items.get(node_id)
+    if item is not None and item.is_subpatch:
+        menu.addAction("Open subpatch").triggered.connect(
+            lambda _c=False: window.open_subpatch(window.doc, node_id))
+        menu.addAction("Ungroup").triggered.connect(lambda _c=False: window.ungroup_selection())
+    menu.addAction("Duplicate").triggered.connect(lambda _c=False: window.duplicate())
+    menu.addAction("Group into subpatch").triggered.connect(lambda _c=False: window.group_selection())
+    menu.addAction("Delete").triggered.connect(lambda _c=False: window.view.delete_selection())
+    menu.addSeparator()
+    menu.addAction("Help").triggered.connect(lambda _c=False: window.help.node_help(node_id))
     return menu

@@ -103,7 +103,7 @@ class FileActions:
         w.problems = [f"node '{nid}': unknown node type {spec.type!r} (kept as a placeholder)"
                       for nid, spec in graph.nodes.items() if spec.raw is not None]
         add_recent(recent)
-        w.view.frame_all()
+        w.view.frame_readable()
         w.status(f"opened {path.name}: {len(graph.nodes)} nodes, {len(graph.edges)} cables "
                  f"in {1000 * (time.perf_counter() - t0):.0f} ms")
         w._update_title()

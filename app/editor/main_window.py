@@ -12,10 +12,11 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 from .autosave import AUTOSAVE_MS, Autosave
 from .canvas import PatchScene, PatchView
 from .clipboard import ClipboardActions, release_clipboard
-from .context_menus import cable_menu, port_menu
+from .context_menus import cable_menu, canvas_menu, node_menu, port_menu
 from .document import PatchDocument
 from .drop_policy import DropPolicy
 from .file_actions import FileActions, recent_files, settings
+from .help_menu import HelpActions
 from .inspector import Inspector
 from .live import LiveController
 from .model_folders import ModelFoldersDialog, apply_folders, configured_folders
@@ -24,6 +25,7 @@ from .node_face import install_node_bodies
 from .palette import Palette
 from .quick_add import QuickAdd, open_quick_add
 from .recovery import RecoveryStore
+from .start_panel import StartPanel
 from .subpatch_windows import SubpatchWindows
 from .transport import TransportController
 from .validation import Validator
@@ -66,6 +68,8 @@ class MainWindow(QMainWindow):
         self.validate_timer = self.validator.timer
         self.subpatch_windows = SubpatchWindows(self)
         self.faces, self.views = install_node_bodies(self)   # node faces and view nodes' displays
+        self.help = HelpActions(self)
+        self.inspector.help_requested = self.help.node_help
 
         self._build_actions()
         self.transport = TransportController(self, self.play_action)
@@ -78,6 +82,11 @@ class MainWindow(QMainWindow):
         self.view.quickAddRequested.connect(self.quick_add)
         self.view.filesDropped.connect(self.drop_files)
         self.view.portMenuRequested.connect(self._port_menu)
+        self.view.canvasMenuRequested.connect(
+            lambda pos, global_pos: self._popup(canvas_menu(self, pos), global_pos))
+        self.view.nodeMenuRequested.connect(
+            lambda node_id, global_pos: self._popup(node_menu(self, node_id), global_pos))
+        self.view.cableDroppedOnCanvas.connect(self.quick_add_from_port)
         self.view.cableMenuRequested.connect(self._cable_menu)
         self.view.openSubpatchRequested.connect(lambda node_id: self.open_subpatch(self.doc, node_id))
         self.palette.addRequested.connect(self.add_at_centre)
@@ -88,6 +97,7 @@ class MainWindow(QMainWindow):
         self.doc.graphReplaced.connect(self._graph_replaced)
         self.live.message.connect(self.status)
         self.resize(1280, 800)
+        self.start_panel = StartPanel(self)
         self._update_title()
         self.transport.running_changed(False)
 
@@ -168,6 +178,7 @@ class MainWindow(QMainWindow):
         tb.setObjectName("transport")
         tb.addAction(self.play_action)
 
+        self.help.build(mb)
         self.probe_menu = None
 
     # ---- status and dialogs ---------------------------------------------------------------
@@ -259,7 +270,28 @@ class MainWindow(QMainWindow):
         self.live.shutdown()
         self.recovery.clear()
         self.autosave_timer.stop()
+        if self.remember_layout:
+            self.save_layout()
         event.accept()
+
+    # ---- window layout (the application remembers it; windows made by scripts do not) ----------
+
+    remember_layout = False
+
+    def save_layout(self) -> None:
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+
+    def restore_layout(self) -> bool:
+        """Window geometry and docks as the user left them; from now on they are remembered."""
+        self.remember_layout = True
+        s = settings()
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        ok = bool(geometry) and self.restoreGeometry(geometry)
+        if state:
+            ok = self.restoreState(state) and ok
+        return ok
 
     # ---- editing helpers ----------------------------------------------------------------------
 
@@ -284,6 +316,29 @@ class MainWindow(QMainWindow):
         self._quick_add = open_quick_add(self, self.registry, self.doc, self.scene, self.view, scene_pos)
         return self._quick_add
 
+    def quick_add_from_port(self, port, scene_pos: QPointF) -> QuickAdd:
+        """Quick-add listing the node types a cable from `port` fits; the choice is connected."""
+        self._quick_add = open_quick_add(self, self.registry, self.doc, self.scene, self.view, scene_pos,
+                                         from_port=port)
+        return self._quick_add
+
+    def insert_node_on(self, edge) -> QuickAdd | None:
+        """Quick-add between the two ends of `edge`: the chosen node (with an input and an
+        output of the cable's kind) takes the cable's place, in one undo step."""
+        from .quick_add import insert_into_cable
+
+        src_item = self.scene.node_items.get(edge.src)
+        dst_item = self.scene.node_items.get(edge.dst)
+        if src_item is None or dst_item is None:
+            return None
+        mid = (src_item.scenePos() + dst_item.scenePos()) / 2
+        self._quick_add = insert_into_cable(self, self.registry, self.doc, self.scene, self.view, mid, edge)
+        return self._quick_add
+
+    def _popup(self, menu, global_pos) -> None:
+        menu.popup(global_pos)
+        self._menu = menu
+
     # ---- clipboard (clipboard.ClipboardActions) -------------------------------------------------
 
     def copy(self) -> bool:
@@ -292,11 +347,11 @@ class MainWindow(QMainWindow):
     def cut(self) -> None:
         self.clipboard.cut()
 
-    def paste(self) -> list:
-        return self.clipboard.paste()
+    def paste(self, at: QPointF | None = None) -> list:
+        return self.clipboard.paste(at)
 
-    def duplicate(self) -> list:
-        return self.clipboard.duplicate()
+    def duplicate(self, at: QPointF | None = None) -> list:
+        return self.clipboard.duplicate(at)
 
     release_clipboard = staticmethod(release_clipboard)
 

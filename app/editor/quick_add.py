@@ -1,4 +1,6 @@
-"""Tab quick-add: a popup at the cursor with fuzzy search over node types."""
+"""Tab quick-add: a popup at the cursor with fuzzy search over node types. Opened from a
+cable dropped on empty canvas it lists only the types with a port that cable fits, and
+connects the chosen node."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -27,13 +29,26 @@ def fuzzy_score(query: str, text: str) -> float | None:
     return score - 0.01 * len(text)
 
 
+def exact_bonus(query: str, entry: dict) -> float:
+    """Exact matches first: the whole title or type id, then a whole word of either
+    ("out" finds "Audio Out" and io.audio_out before "Outlet")."""
+    q = query.strip().lower()
+    if not q:
+        return 0.0
+    title, type_id = entry["title"].lower(), entry["type"].lower()
+    if q in (title, type_id, type_id.rsplit(".", 1)[-1]):
+        return 1000.0
+    words = set(title.replace("-", " ").split()) | set(type_id.replace(".", " ").replace("_", " ").split())
+    return 500.0 if q in words else 0.0
+
+
 def rank(query: str, entries: list[dict]) -> list[dict]:
     scored = []
     for e in entries:
         s = max((v for v in (fuzzy_score(query, e["title"]), fuzzy_score(query, e["type"])) if v is not None),
                 default=None)
         if s is not None:
-            scored.append((s, e))
+            scored.append((s + exact_bonus(query, e), e))
     scored.sort(key=lambda t: (-t[0], t[1]["type"]))
     return [e for _, e in scored]
 
@@ -43,10 +58,10 @@ class QuickAdd(QFrame):
 
     chosen = Signal(str)
 
-    def __init__(self, registry, parent=None):
+    def __init__(self, registry, parent=None, accept=None):
         super().__init__(parent, Qt.Popup)
         self.setFrameShape(QFrame.StyledPanel)
-        self.entries = node_entries(registry)
+        self.entries = [e for e in node_entries(registry) if accept is None or accept(e["type"])]
         self.edit = QLineEdit(placeholderText="Add node…")
         self.list = QListWidget()
         lay = QVBoxLayout(self)
@@ -92,16 +107,73 @@ class QuickAdd(QFrame):
         self.edit.setFocus()
 
 
-def open_quick_add(parent, registry, doc, scene, view, scene_pos) -> QuickAdd:
+def fitting_port(registry, type_id: str, kind: str, want_input: bool) -> str | None:
+    """The first port of a fresh `type_id` node of stream `kind` on the wanted side."""
+    cls = registry.resolve(type_id)
+    if cls is None:
+        return None
+    try:
+        node = cls()
+        ports = node.input_ports() if want_input else node.output_ports()
+    except Exception:   # a node type that cannot be built bare is not offered
+        return None
+    return next((p.name for p in ports if p.kind == kind), None)
+
+
+def open_quick_add(parent, registry, doc, scene, view, scene_pos, from_port=None) -> QuickAdd:
     """Show the quick-add popup at `scene_pos` of `view`; the chosen type is added to `doc`
-    there (one undo step) and selected in `scene`."""
-    popup = QuickAdd(registry, parent)
+    there (one undo step) and selected in `scene`. With `from_port` (the PortItem a cable was
+    dragged from) only types with a port of its kind on the other side are listed, and the
+    new node is connected to it."""
+    accept = None
+    if from_port is not None:
+        accept = lambda t: fitting_port(registry, t, from_port.kind, from_port.output) is not None  # noqa: E731
+    popup = QuickAdd(registry, parent, accept)
+    start = None if from_port is None else (from_port.node_id, from_port.name, from_port.kind, from_port.output)
     pos = (round(scene_pos.x()), round(scene_pos.y()))
 
     def chosen(type_id):
         node_id = doc.add_node(type_id, pos)
         if node_id:
             scene.select_nodes([node_id])
+        if node_id and start is not None:
+            start_node, start_name, kind, output = start
+            other = fitting_port(registry, type_id, kind, output)
+            if output:
+                doc.connect_ports(start_node, start_name, node_id, other)
+            else:
+                doc.connect_ports(node_id, other, start_node, start_name)
+
+    popup.chosen.connect(chosen)
+    popup.popup_at(view.viewport().mapToGlobal(view.mapFromScene(scene_pos)))
+    return popup
+
+
+def insert_into_cable(parent, registry, doc, scene, view, scene_pos, edge) -> QuickAdd:
+    """Quick-add listing the node types with an input and an output of `edge`'s stream kind;
+    the chosen node is added at `scene_pos` and the cable rewired through it (src -> new ->
+    dst, one undo step after the add)."""
+    from neuropatch.engine import Batch, Connect, Disconnect, Edge
+
+    kind = doc.port_kind(edge.src, edge.src_port, output=True)
+
+    def fits(type_id):
+        return (fitting_port(registry, type_id, kind, True) is not None
+                and fitting_port(registry, type_id, kind, False) is not None)
+
+    popup = QuickAdd(registry, parent, fits)
+    pos = (round(scene_pos.x()), round(scene_pos.y()))
+
+    def chosen(type_id):
+        node_id = doc.add_node(type_id, pos)
+        if not node_id:
+            return
+        scene.select_nodes([node_id])
+        new_in = fitting_port(registry, type_id, kind, True)
+        new_out = fitting_port(registry, type_id, kind, False)
+        doc.execute(Batch([Disconnect(edge), Connect(Edge(edge.src, edge.src_port, node_id, new_in)),
+                           Connect(Edge(node_id, new_out, edge.dst, edge.dst_port))]),
+                    f"Insert {node_id}")
 
     popup.chosen.connect(chosen)
     popup.popup_at(view.viewport().mapToGlobal(view.mapFromScene(scene_pos)))
