@@ -15,7 +15,7 @@ PORT_SPACING = 20.0
 PORT_R = 5.5
 BODY_PAD = 8.0
 TYPE_LINE_H = 16.0
-SUBPATCH_MARK = "⧉"
+SUBPATCH_MARK = "⊞"   # DejaVu Sans has it; "⧉" is in no font the environment installs
 SUBPATCH_HEADER = "#2f5d8a"
 
 

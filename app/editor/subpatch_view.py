@@ -165,6 +165,18 @@ class SubpatchWindow(QMainWindow):
         self.ungroup_action = edit.addAction("&Ungroup", self.ungroup_selection)
         self.ungroup_action.setShortcut(QKeySequence("Ctrl+Shift+G"))
 
+        view_menu = self.menuBar().addMenu("&View")
+        frame = view_menu.addAction("&Frame All", self.view.frame_all)
+        frame.setShortcut(QKeySequence("F"))
+        view_menu.addAction("Zoom &In", lambda: self.view.set_zoom(self.view.zoom() * 1.25)).setShortcut(
+            QKeySequence.ZoomIn)
+        view_menu.addAction("Zoom &Out", lambda: self.view.set_zoom(self.view.zoom() / 1.25)).setShortcut(
+            QKeySequence.ZoomOut)
+        view_menu.addAction("&Actual Size", lambda: self.view.set_zoom(1.0)).setShortcut(QKeySequence("Ctrl+0"))
+        view_menu.addSeparator()
+        view_menu.addAction(dock.toggleViewAction())
+        self._framed = False
+
         self.view.openSubpatchRequested.connect(lambda node_id: opener(document, node_id))
         self.view.status.connect(self.status)
         self.view.quickAddRequested.connect(self.quick_add)
@@ -175,6 +187,12 @@ class SubpatchWindow(QMainWindow):
         self.crumb.setText(CRUMB_SEPARATOR.join(document.crumbs()))
         self.setWindowTitle(f"{CRUMB_SEPARATOR.join(document.crumbs())} — neuropatch")
         self.resize(900, 600)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._framed:          # open on the subpatch's nodes, not on empty space
+            self._framed = True
+            self.view.frame_readable()
 
     def closeEvent(self, event):
         self.doc.deleteLater()        # stop following the parent once the window is gone
