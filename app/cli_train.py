@@ -5,6 +5,7 @@
 ``neuropatch train-transformer`` (the note generator from a folder of MIDI files)."""
 from __future__ import annotations
 
+from pathlib import Path
 
 from neuropatch.app.cli import fail
 
@@ -58,41 +59,53 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_train_ddsp(args) -> int:
-    from neuropatch.engine.audiofile import read_audio
     from neuropatch.engine.errors import NeuropatchError
-
-    try:
-        audio, sr = read_audio(args.audio)
-    except NeuropatchError as exc:
-        return fail(f"{exc}")
     from neuropatch.nodes.ddsp.model import save_model
     from neuropatch.nodes.ddsp.train import train_ddsp
 
+    checkpoint = Path(args.checkpoint) if args.checkpoint else Path(args.output).with_suffix(".ckpt")
     try:
-        result = train_ddsp(audio.mean(axis=0), sr, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                            n_harmonics=args.harmonics, n_bands=args.noise_bands, hidden=(args.hidden, args.hidden),
-                            name=args.name or "", progress=not args.quiet)
-    except ValueError as exc:
+        result = train_ddsp(args.audio, sample_rate=args.sample_rate, steps=args.steps, batch=args.batch, lr=args.lr,
+                            arch=args.arch, reverb=not args.no_reverb, n_harmonics=args.harmonics,
+                            n_bands=args.noise_bands, mlp_units=args.units, gru_units=args.gru,
+                            hidden=(args.units, args.units), seed=args.seed, name=args.name or Path(args.output).stem,
+                            checkpoint=checkpoint, progress=not args.quiet)
+    except (ValueError, FileNotFoundError, NeuropatchError) as exc:
         return fail(f"{exc}")
     try:
         save_model(args.output, result.model)
     except (OSError, NeuropatchError) as exc:
         return fail(f"cannot write {args.output}: {exc}")
-    print(f"final loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s) -> {args.output}")
+    print(f"final training loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s) -> {args.output}")
+    q = result.quality
+    if q:
+        print(f"held-out multi-scale spectral loss ({q['segments']} segments): model {q['model']:.3f}, "
+              f"band-limited sawtooth {q['sawtooth']:.3f} (ratio {q['model'] / q['sawtooth']:.2f})")
+    else:
+        print("no held-out segments (too little audio for a quality number)")
+    print(f"checkpoint kept in {checkpoint} (delete it to train from scratch)")
     return 0
 
 
 def _add_ddsp_parser(subparsers) -> None:
-    p = subparsers.add_parser("train-ddsp", help="train a DDSP harmonic-plus-noise decoder from solo audio")
-    p.add_argument("--audio", required=True, help="monophonic solo recording (one instrument)")
-    p.add_argument("--epochs", type=int, default=40)
+    p = subparsers.add_parser("train-ddsp", help="train a DDSP decoder (and reverb) from solo recordings")
+    p.add_argument("audio", help="a folder of monophonic solo recordings of one instrument (searched "
+                                 "recursively), or one file")
+    p.add_argument("-o", "--output", required=True, help=".safetensors file to write (config beside it as .json)")
+    p.add_argument("--steps", type=int, default=3000, help="training steps (batches)")
+    p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--hidden", type=int, default=96, help="units in each of the two hidden layers")
-    p.add_argument("--harmonics", type=int, default=48)
-    p.add_argument("--noise-bands", type=int, default=24)
+    p.add_argument("--arch", choices=("rnn", "mlp"), default="rnn",
+                   help="rnn: DDSP's RnnFcDecoder (GRU); mlp: a per-frame MLP (smaller, no memory)")
+    p.add_argument("--no-reverb", action="store_true", help="do not learn a reverb impulse response")
+    p.add_argument("--units", type=int, default=96, help="units of the MLP layers")
+    p.add_argument("--gru", type=int, default=128, help="GRU units (rnn)")
+    p.add_argument("--harmonics", type=int, default=60)
+    p.add_argument("--noise-bands", type=int, default=65)
+    p.add_argument("--sample-rate", type=int, default=48000, help="rate the model is trained at (files are resampled)")
+    p.add_argument("--checkpoint", help="checkpoint folder (default OUTPUT with .ckpt); an interrupted run resumes from it")
     p.add_argument("--name", default="", help="model name stored in the file")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", required=True, help=".safetensors file to write (config beside it as .json)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_ddsp)
 

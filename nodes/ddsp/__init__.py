@@ -1,9 +1,11 @@
-"""DDSP family: a harmonic-plus-noise synth driven by pitch and loudness frames.
+"""DDSP family: decoder, harmonic and noise synths, reverb, and ddsp.synth chaining them.
 
-Modules: ``kernels`` (numba decoder, oscillator bank, filtered noise, streaming block),
-``model`` (safetensors + JSON config files, noise tables), ``node`` (``ddsp.synth``),
-``train`` (torch decoder + synth and the multi-scale spectral loss; torch imported lazily).
+Modules: ``decoder_kernels`` (numba MLP and RnnFcDecoder frames), ``kernels`` (numba
+oscillator bank, filtered noise, frame queues), ``processors`` (per-stream state around
+the kernels), ``model`` (safetensors + JSON config files), ``node`` (the ddsp.* nodes),
+``torch_model`` and ``train`` (the same decoder and synths in torch, the multi-scale
+spectral loss, ``train-ddsp``; torch imported lazily).
 """
-from .node import DDSPSynth
+from .node import NODE_CLASSES
 
-NODE_CLASSES = [DDSPSynth]
+__all__ = ["NODE_CLASSES"]

@@ -1,9 +1,12 @@
-"""numba kernels of the DDSP harmonic-plus-noise synth (float64 state, float32 audio out).
+"""numba kernels of the DDSP synths: additive harmonic bank and filtered noise.
 
 Layout after DDSP's ``core.py``: pure functions grouped under banner comments; every
 array documents its shape and unit. Frame controls are placed on a grid of ``hop``
-samples and interpolated linearly per sample: sample ``t`` of a segment that starts at
-frame ``j`` takes ``c[j] + (c[j + 1] - c[j]) * (t - j * hop) / hop``.
+samples and interpolated linearly per sample. Streaming: frames wait in a queue (ring
+float64 [cap, width], qstate int64 [3] = read, write, count); output segment s (samples
+[s*hop, (s+1)*hop)) glides from the controls of frame s-2 to those of frame s-1, so a
+frame takes effect ``hop`` samples after it arrives (latency = hop); a segment pops one
+queued frame and holds the last one when none is queued.
 """
 from __future__ import annotations
 
@@ -12,78 +15,54 @@ import math
 import numpy as np
 from neuropatch.engine.jit import njit
 
-LOG10 = math.log(10.0)
+# segment state (int64 [2]): position in the current segment, segments started
+SEG_POS, SEGMENTS = 0, 1
 
 
-# ---- scaling (DDSP core: hz_to_midi, exp_sigmoid) ---------------------------------------
-
-@njit(cache=True)
-def hz_to_midi(f0_hz):
-    """MIDI note number of ``f0_hz`` (Hz, clamped below at 20 Hz so unvoiced 0 stays finite)."""
-    return 69.0 + 12.0 * math.log2(max(f0_hz, 20.0) / 440.0)
-
+# ---- frame queue -------------------------------------------------------------------------
 
 @njit(cache=True)
-def exp_sigmoid(x):
-    """DDSP's exp_sigmoid: 2 * sigmoid(x) ** ln(10) + 1e-7 (range (1e-7, 2])."""
-    s = 1.0 / (1.0 + math.exp(-x))
-    return 2.0 * s ** LOG10 + 1e-7
+def queue_push(ring, qstate, frames, count):
+    """Append ``count`` frames (float32 [>= count, 1, width]) to the ring; a full ring drops
+    its oldest frame."""
+    cap, width = ring.shape
+    for k in range(count):
+        if qstate[2] == cap:
+            qstate[0] = (qstate[0] + 1) % cap
+            qstate[2] -= 1
+        w = qstate[1]
+        for j in range(width):
+            ring[w, j] = frames[k, 0, j]
+        qstate[1] = (w + 1) % cap
+        qstate[2] += 1
 
-
-# ---- decoder (MLP: 2 -> hidden1 -> hidden2 -> 1 + n_harmonics + n_bands) -----------------
 
 @njit(cache=True)
-def decode_frame(f0_hz, loudness_db, sample_rate, w1, b1, w2, b2, w3, b3, slope, noise_bias,
-                 h1, h2, o, amps, noise):
-    """One frame of controls from f0 and loudness.
-
-    f0_hz: Hz (<= 0 treated as 20 Hz for the network; harmonics of 0 Hz are silent).
-    loudness_db: dB. w1 [h1, 2], w2 [h2, h1], w3 [1 + K + B, h2] and biases (float64).
-    slope: leaky-ReLU negative slope. noise_bias: added before exp_sigmoid of the noise
-    magnitudes (DDSP FilteredNoise initial_bias). h1, h2, o: scratch [h1], [h2], [1+K+B].
-    Writes amps [K] (linear amplitude per harmonic: overall amplitude * softmax harmonic
-    distribution with harmonics at or above Nyquist removed and the rest renormalised) and
-    noise [B] (linear band magnitudes).
-    """
-    x0 = hz_to_midi(f0_hz) / 127.0
-    x1 = (loudness_db + 80.0) / 80.0
-    for i in range(h1.shape[0]):
-        v = b1[i] + w1[i, 0] * x0 + w1[i, 1] * x1
-        h1[i] = v if v > 0.0 else slope * v
-    for i in range(h2.shape[0]):
-        v = b2[i]
-        for j in range(h1.shape[0]):
-            v += w2[i, j] * h1[j]
-        h2[i] = v if v > 0.0 else slope * v
-    for i in range(o.shape[0]):
-        v = b3[i]
-        for j in range(h2.shape[0]):
-            v += w3[i, j] * h2[j]
-        o[i] = v
-    n_harm = amps.shape[0]
-    amplitude = exp_sigmoid(o[0])
-    peak = o[1]
-    for k in range(1, n_harm):
-        peak = max(peak, o[1 + k])
-    total = 0.0
-    for k in range(n_harm):
-        amps[k] = math.exp(o[1 + k] - peak)
-        total += amps[k]
-    nyquist = 0.5 * sample_rate
-    kept = 0.0
-    for k in range(n_harm):
-        amps[k] /= total
-        if (k + 1) * f0_hz >= nyquist:
-            amps[k] = 0.0
-        kept += amps[k]
-    kept = max(kept, 1e-7)
-    for k in range(n_harm):
-        amps[k] = amplitude * amps[k] / kept
-    for b in range(noise.shape[0]):
-        noise[b] = exp_sigmoid(o[1 + n_harm + b] + noise_bias)
+def queue_pop(ring, qstate):
+    """Index of the oldest queued frame (and remove it), or -1 when the queue is empty."""
+    if qstate[2] == 0:
+        return -1
+    r = qstate[0]
+    qstate[0] = (r + 1) % ring.shape[0]
+    qstate[2] -= 1
+    return r
 
 
 # ---- harmonic oscillator bank -----------------------------------------------------------
+
+@njit(cache=True)
+def harmonic_amplitudes(f0_hz, amplitude, dist, sample_rate, gain, amps):
+    """amps [K] (linear) = amplitude * gain * dist with harmonics at or above Nyquist removed
+    and the rest renormalised to sum to one (DDSP's harmonic synth)."""
+    nyquist = 0.5 * sample_rate
+    kept = 0.0
+    for k in range(amps.shape[0]):
+        amps[k] = 0.0 if (k + 1) * f0_hz >= nyquist else dist[k]
+        kept += amps[k]
+    scale = amplitude * gain / max(kept, 1e-7)
+    for k in range(amps.shape[0]):
+        amps[k] *= scale
+
 
 @njit(cache=True)
 def harmonic_segment(out, start, count, alpha0, inv_hop, f0_a, f0_b, amps_a, amps_b, phase, sample_rate):
@@ -122,6 +101,55 @@ def harmonic_segment(out, start, count, alpha0, inv_hop, f0_a, f0_b, amps_a, amp
 
 
 @njit(cache=True)
+def harmonic_block(f0_frames, amp_frames, dist_frames, count, out, n, hop, sample_rate, ring, qstate, seg,
+                   fstate, amps_prev, amps_next, phase, gain):
+    """One block of the streaming harmonic synth into out (float32 [n], overwritten).
+
+    Frames (float32 [max_frames, 1, bins], ``count`` new): f0 in Hz (<= 0: the last
+    positive f0 is held), amplitude (linear), harmonic distribution [K]. ring float64
+    [cap, 2 + K] queues (f0, amplitude, distribution). fstate float64 [3] = (f0 of the
+    segment start, f0 of its end, held f0); amps_prev / amps_next [K]; phase [1].
+    gain: linear.
+    """
+    n_harm = amps_next.shape[0]
+    cap = ring.shape[0]
+    for k in range(count):
+        if qstate[2] == cap:
+            qstate[0] = (qstate[0] + 1) % cap
+            qstate[2] -= 1
+        w = qstate[1]
+        ring[w, 0] = f0_frames[k, 0, 0]
+        ring[w, 1] = amp_frames[k, 0, 0]
+        for j in range(n_harm):
+            ring[w, 2 + j] = dist_frames[k, 0, j]
+        qstate[1] = (w + 1) % cap
+        qstate[2] += 1
+    for i in range(n):
+        out[i] = 0.0
+    t = 0
+    inv_hop = 1.0 / hop
+    while t < n:
+        pos = seg[SEG_POS]
+        if pos == 0:
+            if seg[SEGMENTS] >= 1:
+                for k in range(n_harm):
+                    amps_prev[k] = amps_next[k]
+                fstate[0] = fstate[1]
+                r = queue_pop(ring, qstate)
+                if r >= 0:
+                    if ring[r, 0] > 0.0:
+                        fstate[2] = ring[r, 0]
+                    harmonic_amplitudes(fstate[2], ring[r, 1], ring[r, 2:], sample_rate, gain, amps_next)
+                fstate[1] = fstate[2]
+            seg[SEGMENTS] += 1
+        count_s = min(hop - pos, n - t)
+        harmonic_segment(out, t, count_s, pos * inv_hop, inv_hop, fstate[0], fstate[1], amps_prev, amps_next,
+                         phase, sample_rate)
+        seg[SEG_POS] = (pos + count_s) % hop
+        t += count_s
+
+
+@njit(cache=True)
 def harmonic_frames(f0_frames, amp_frames, hop, sample_rate, out):
     """Whole-signal additive synth from frame controls (offline reference of the streaming path).
 
@@ -144,105 +172,103 @@ def harmonic_frames(f0_frames, amp_frames, hop, sample_rate, out):
         j += 1
 
 
-# ---- filtered noise: band-limited noise tables weighted by band magnitudes --------------
+# ---- filtered noise: white noise through a per-frame FIR (frequency sampling) ------------
 
 @njit(cache=True)
-def noise_segment(out, start, count, alpha0, inv_hop, mags_a, mags_b, tables, position):
+def white_uniform(rng):
+    """Next sample of white noise, uniform in [-1, 1), from xorshift64* state rng uint64 [1]
+    (period 2**64 - 1: no audible repetition)."""
+    x = rng[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rng[0] = x
+    y = x * np.uint64(2685821657736338717)
+    return (y >> np.uint64(11)) * (2.0 / 9007199254740992.0) - 1.0
+
+
+def fir_tables(n_bands: int) -> tuple:
+    """(cos_table float64 [N, B], window float64 [N]) for N = 2 * (B - 1) taps: the inverse
+    real DFT of B magnitudes at 0 .. Nyquist, and a periodic Hann window."""
+    taps = 2 * (n_bands - 1)
+    k = np.arange(n_bands)
+    weight = np.where((k == 0) | (k == n_bands - 1), 1.0, 2.0) / taps
+    # taps are shifted by N/2 so that the zero-phase response sits at the window's centre
+    t = (np.arange(taps) - taps // 2) % taps
+    table = weight[None, :] * np.cos(2.0 * np.pi * np.outer(t, k) / taps)
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(taps) / taps)
+    return np.ascontiguousarray(table), window
+
+
+@njit(cache=True)
+def fir_from_magnitudes(mags, gain, table, window, rtaps):
+    """Linear-phase FIR (DDSP's frequency_impulse_response + Hann window) of band
+    magnitudes mags [B] (linear, at frequencies b / (B - 1) * Nyquist), times gain.
+    Written time-reversed: rtaps [N], rtaps[N - 1] is tap 0."""
+    taps = rtaps.shape[0]
+    for i in range(taps):
+        v = 0.0
+        row = table[i]
+        for b in range(mags.shape[0]):
+            v += row[b] * mags[b]
+        rtaps[taps - 1 - i] = v * window[i] * gain
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def noise_segment(out, start, count, alpha0, inv_hop, taps_a, taps_b, hist, hpos, rng):
     """Add ``count`` samples of filtered noise into ``out[start:start + count]``.
 
-    tables: float32 [B, L] band-limited noise (band b of one fixed white-noise draw),
-    mags_*: [B] linear band magnitudes gliding with weight alpha0 + i * inv_hop.
-    position: int64 [1], read index into the tables (wraps at L), carried across calls.
+    Each sample draws one white sample into the history hist float64 [2N] (written twice,
+    at p and p + N, so the newest N samples are the contiguous hist[p + 1:p + N + 1]) and
+    outputs both FIRs (time-reversed taps_a / taps_b [N]) over it, crossfaded with weight
+    alpha0 + i * inv_hop. The FIR's group delay applies to the noise only, which has no
+    timing, so the controls take effect without it. hpos int64 [1] carries p.
     """
-    n_bands, length = tables.shape
-    p = position[0]
+    taps = taps_a.shape[0]
+    p = hpos[0]
     for i in range(count):
-        a = alpha0 + i * inv_hop
-        acc = 0.0
-        for b in range(n_bands):
-            acc += (mags_a[b] + (mags_b[b] - mags_a[b]) * a) * tables[b, p]
-        out[start + i] += acc
         p += 1
-        if p >= length:
+        if p == taps:
             p = 0
-    position[0] = p
-
-
-# ---- streaming block: frame queue -> decoder -> synth ------------------------------------
-
-# istate fields
-SEG_POS, F0_READ, F0_WRITE, F0_COUNT, LD_READ, LD_WRITE, LD_COUNT, NOISE_POS, SEGMENTS = range(9)
-# fstate fields
-PHASE, F0_PREV, F0_NEXT, HELD_F0, HELD_LOUD = range(5)
-
-
-@njit(cache=True)
-def _push(ring, istate, read_i, write_i, count_i, value):
-    cap = ring.shape[0]
-    if istate[count_i] == cap:  # overflow: drop the oldest frame
-        istate[read_i] = (istate[read_i] + 1) % cap
-        istate[count_i] -= 1
-    ring[istate[write_i]] = value
-    istate[write_i] = (istate[write_i] + 1) % cap
-    istate[count_i] += 1
+        w = white_uniform(rng)
+        hist[p] = w
+        hist[p + taps] = w
+        win = hist[p + 1:p + 1 + taps]
+        ya = 0.0
+        yb = 0.0
+        for j in range(taps):
+            ya += taps_a[j] * win[j]
+            yb += taps_b[j] * win[j]
+        a = alpha0 + i * inv_hop
+        out[start + i] += ya + (yb - ya) * a
+    hpos[0] = p
 
 
 @njit(cache=True)
-def synth_block(f0_frames, f0_count, loud_frames, loud_count, out, n, hop, sample_rate,
-                f0_ring, loud_ring, istate, fstate, amps_prev, amps_next, noise_prev, noise_next,
-                phase, position, w1, b1, w2, b2, w3, b3, slope, noise_bias, h1, h2, o, tables,
-                f0_ratio, loud_offset_db, noise_gain, gain):
-    """Render one block of ``n`` samples into ``out`` (float32 [n], overwritten).
+def noise_block(mag_frames, count, out, n, hop, ring, qstate, seg, taps_prev, taps_next, table, window, hist,
+                hpos, rng, gain):
+    """One block of streaming filtered noise into out (float32 [n], overwritten).
 
-    f0_frames / loud_frames: float32 [max_frames, 1, 1] with ``*_count`` new frames (Hz, dB).
-    Output segment s (samples [s*hop, (s+1)*hop)) glides from the controls of frame s-2
-    to those of frame s-1, so a frame takes effect ``hop`` samples after it arrives;
-    segment s pops one queued frame (s >= 1) and holds the last one when none is queued.
-    f0 <= 0 (unvoiced) holds the last voiced f0. f0_ratio: pitch shift as a frequency
-    ratio; loud_offset_db: dB added to loudness; noise_gain, gain: linear.
+    mag_frames: float32 [max_frames, 1, B] linear band magnitudes, ``count`` new; ring
+    float64 [cap, B]; taps_prev / taps_next [N] the FIRs of the segment's start and end.
+    gain: linear.
     """
-    for k in range(f0_count):
-        _push(f0_ring, istate, F0_READ, F0_WRITE, F0_COUNT, f0_frames[k, 0, 0])
-    for k in range(loud_count):
-        _push(loud_ring, istate, LD_READ, LD_WRITE, LD_COUNT, loud_frames[k, 0, 0])
+    queue_push(ring, qstate, mag_frames, count)
     for i in range(n):
         out[i] = 0.0
     t = 0
     inv_hop = 1.0 / hop
     while t < n:
-        pos = istate[SEG_POS]
+        pos = seg[SEG_POS]
         if pos == 0:
-            if istate[SEGMENTS] >= 1:
-                # new segment: last target becomes the start, pop the next frame
-                for k in range(amps_prev.shape[0]):
-                    amps_prev[k] = amps_next[k]
-                for b in range(noise_prev.shape[0]):
-                    noise_prev[b] = noise_next[b]
-                fstate[F0_PREV] = fstate[F0_NEXT]
-                if istate[F0_COUNT] > 0:
-                    f = f0_ring[istate[F0_READ]]
-                    istate[F0_READ] = (istate[F0_READ] + 1) % f0_ring.shape[0]
-                    istate[F0_COUNT] -= 1
-                    if f > 0.0:
-                        fstate[HELD_F0] = f
-                if istate[LD_COUNT] > 0:
-                    fstate[HELD_LOUD] = loud_ring[istate[LD_READ]]
-                    istate[LD_READ] = (istate[LD_READ] + 1) % loud_ring.shape[0]
-                    istate[LD_COUNT] -= 1
-                f0 = fstate[HELD_F0] * f0_ratio
-                decode_frame(f0, fstate[HELD_LOUD] + loud_offset_db, sample_rate, w1, b1, w2, b2, w3, b3,
-                             slope, noise_bias, h1, h2, o, amps_next, noise_next)
-                for k in range(amps_next.shape[0]):
-                    amps_next[k] *= gain
-                for b in range(noise_next.shape[0]):
-                    noise_next[b] *= gain * noise_gain
-                fstate[F0_NEXT] = f0
-            istate[SEGMENTS] += 1
-        count = min(hop - pos, n - t)
-        alpha0 = pos * inv_hop
-        harmonic_segment(out, t, count, alpha0, inv_hop, fstate[F0_PREV], fstate[F0_NEXT],
-                             amps_prev, amps_next, phase, sample_rate)
-        noise_segment(out, t, count, alpha0, inv_hop, noise_prev, noise_next, tables, position)
-        istate[SEG_POS] = (pos + count) % hop
-        t += count
-
+            if seg[SEGMENTS] >= 1:
+                for j in range(taps_next.shape[0]):
+                    taps_prev[j] = taps_next[j]
+                r = queue_pop(ring, qstate)
+                if r >= 0:
+                    fir_from_magnitudes(ring[r], gain, table, window, taps_next)
+            seg[SEGMENTS] += 1
+        count_s = min(hop - pos, n - t)
+        noise_segment(out, t, count_s, pos * inv_hop, inv_hop, taps_prev, taps_next, hist, hpos, rng)
+        seg[SEG_POS] = (pos + count_s) % hop
+        t += count_s

@@ -1,28 +1,34 @@
-"""Train a DDSP decoder on a solo recording (torch imported inside the functions).
+"""Train a DDSP decoder (and its reverb) on a folder of solo recordings.
 
-Features come from the product's own nodes (feature.pitch, feature.loudness run over the
-file with :func:`neuropatch.engine.testing.run_node`), so training and playback see the
-same numbers. The torch decoder and synth mirror :mod:`.kernels` exactly (same scaling,
-same frame grid and per-sample linear interpolation, same noise tables); the loss is
-DDSP's multi-scale spectral loss (L1 on magnitudes and log magnitudes).
+Features come from the product's own nodes (feature.pitch, feature.loudness run over
+each file with :func:`neuropatch.engine.testing.run_node`), so training and playback see
+the same numbers. The torch decoder and synths (:mod:`.torch_model`) mirror the numba
+kernels; the loss is DDSP's multi-scale spectral loss.
 
-Alignment: the node renders frame k's controls at sample (k + 2) * hop (see
-:class:`~.node.DDSPSynth`); frame k of the feature nodes is centred on sample
-k * hop + hop - n_fft / 2. Training therefore compares the synth with the recording
-delayed by ``hop + n_fft // 2`` samples.
+Alignment: the synth nodes render frame k's controls at sample (k + 2) * hop; frame k
+of the feature nodes is centred on sample k * hop + hop - n_fft / 2. Training therefore
+compares the synth with the recording delayed by ``hop + n_fft // 2`` samples, which is
+the chain's latency (the feature nodes report n_fft / 2, the synths hop).
+
+Held-out split: every 10th segment of every file (never trained on) gives the quality
+numbers printed at the end: the model's loss and a band-limited sawtooth's driven by
+the same f0 and loudness (its gain fitted on training segments).
 """
 from __future__ import annotations
 
+import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from .model import DDSPModel, default_config, noise_tables
+from .model import DDSPModel, default_config, rnn_config
 
-FEATURES = {"hop": 256, "n_fft": 2048, "fmin": 60.0, "fmax": 2000.0, "threshold": 0.15}
-FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
+FEATURES = {"hop": 256, "n_fft": 1024, "fmin": 95.0, "fmax": 2000.0, "threshold": 0.15}
+AUDIO_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg")
+HELDOUT_EVERY = 10
 
 
 def compute_features(audio: np.ndarray, sample_rate: int, features: dict = FEATURES) -> tuple:
@@ -50,9 +56,11 @@ def compute_features(audio: np.ndarray, sample_rate: int, features: dict = FEATU
 
 
 def hold_voiced(f0: np.ndarray) -> np.ndarray:
-    """f0 [F] Hz with unvoiced frames (<= 0) holding the last voiced value (0 before any)."""
+    """f0 [F] Hz with unvoiced frames (<= 0) holding the last voiced value (the first voiced
+    value before any)."""
     out = np.array(f0, np.float64)
-    held = 0.0
+    voiced = out[out > 0.0]
+    held = float(voiced[0]) if voiced.size else 0.0
     for i, v in enumerate(out):
         if v > 0.0:
             held = v
@@ -60,88 +68,92 @@ def hold_voiced(f0: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_torch_decoder(config: dict):
-    """The decoder of :func:`.kernels.decode_frame` as a ``torch.nn.Module``.
-
-    forward(f0_hz [..., F], loudness_db [..., F], sample_rate) -> (amps [..., F, K] linear,
-    noise [..., F, B] linear).
-    """
-    import torch
-
-    h1, h2 = config["hidden"]
-    n_harm, n_bands = int(config["n_harmonics"]), int(config["n_bands"])
-    slope, noise_bias = float(config["leaky_slope"]), float(config["noise_bias"])
-
-    def exp_sigmoid(x):
-        return 2.0 * torch.sigmoid(x) ** math.log(10.0) + 1e-7
-
-    class Decoder(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.l1 = torch.nn.Linear(2, h1)
-            self.l2 = torch.nn.Linear(h1, h2)
-            self.out = torch.nn.Linear(h2, 1 + n_harm + n_bands)
-
-        def forward(self, f0_hz, loudness_db, sample_rate):
-            midi = 69.0 + 12.0 * torch.log2(torch.clamp(f0_hz, min=20.0) / 440.0)
-            x = torch.stack([midi / 127.0, (loudness_db + 80.0) / 80.0], dim=-1)
-            h = torch.nn.functional.leaky_relu(self.l1(x), slope)
-            h = torch.nn.functional.leaky_relu(self.l2(h), slope)
-            o = self.out(h)
-            amplitude = exp_sigmoid(o[..., :1])
-            harm = torch.softmax(o[..., 1:1 + n_harm], dim=-1)
-            k = torch.arange(1, n_harm + 1, dtype=o.dtype)
-            harm = harm * (k * f0_hz[..., None] < 0.5 * sample_rate).to(o.dtype)
-            harm = harm / torch.clamp(harm.sum(dim=-1, keepdim=True), min=1e-7)
-            return amplitude * harm, exp_sigmoid(o[..., 1 + n_harm:] + noise_bias)
-
-    return Decoder()
+def audio_files(source) -> list:
+    """The audio files of ``source`` (a file, or a folder searched recursively), sorted."""
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: no such file or folder")
+    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"{source}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    return files
 
 
-def decoder_to_tensors(decoder) -> dict:
-    return {name: p.detach().cpu().numpy().astype(np.float32) for name, p in decoder.state_dict().items()}
+@dataclass
+class Recording:
+    """One file's mono audio at the training rate and its features (held f0, loudness)."""
+
+    name: str
+    audio: np.ndarray
+    f0: np.ndarray
+    db: np.ndarray
 
 
-def _upsample(torch, controls, hop):
-    """Frame controls [batch, F, C] on the grid j * hop -> per-sample [batch, (F-1)*hop, C]."""
-    n_frames = controls.shape[1]
-    t = torch.arange((n_frames - 1) * hop)
-    j = t // hop
-    frac = ((t % hop).to(controls.dtype) / hop)[None, :, None]
-    a, b = controls[:, j], controls[:, j + 1]
-    return a + (b - a) * frac
+def load_recordings(source, sample_rate: int, features: dict = FEATURES, progress: bool = True) -> list:
+    from tqdm import tqdm
+
+    from neuropatch.engine.audiofile import read_audio
+    from neuropatch.engine.resample import resample
+
+    recs = []
+    for path in tqdm(audio_files(source), desc="features", disable=not progress, unit="file"):
+        audio, sr = read_audio(path)
+        mono = audio.mean(axis=0, keepdims=True)
+        if sr != sample_rate:
+            mono = resample(mono, sr, sample_rate)
+        x = np.ascontiguousarray(mono[0], np.float32)
+        f0, db = compute_features(x, sample_rate, features)
+        recs.append(Recording(path.name, x, hold_voiced(f0), db))
+    return recs
 
 
-def torch_synth(torch, f0_frames, amps, noise, hop, sample_rate, tables, offsets):
-    """Harmonic + noise audio [batch, (F-1)*hop] from frame controls.
-
-    f0_frames [batch, F] Hz, amps [batch, F, K], noise [batch, F, B]; tables [B, L]
-    (torch); offsets [batch] int64 start positions into the tables.
-    """
-    f0 = _upsample(torch, f0_frames[..., None], hop)[..., 0]
-    a = _upsample(torch, amps, hop)
-    m = _upsample(torch, noise, hop)
-    n_harm = amps.shape[-1]
-    phase = torch.cumsum(f0.double() / sample_rate, dim=1)
-    phase = (phase - torch.floor(phase)).to(f0.dtype)
-    k = torch.arange(1, n_harm + 1, dtype=f0.dtype)
-    audible = (k * f0[..., None] < 0.5 * sample_rate).to(f0.dtype)
-    harmonic = torch.sum(a * audible * torch.sin(2 * math.pi * phase[..., None] * k), dim=-1)
-    length = tables.shape[1]
-    idx = (offsets[:, None] + torch.arange(f0.shape[1])[None, :]) % length
-    band_noise = tables[:, idx].permute(1, 2, 0)  # [batch, T, B]
-    return harmonic + torch.sum(m * band_noise, dim=-1)
+def segments(recs: list, segment_frames: int, hop: int, n_fft: int) -> tuple:
+    """(train, held-out) lists of (recording index, first frame); every HELDOUT_EVERY-th
+    segment of each recording is held out."""
+    delay = hop + n_fft // 2
+    first = max(0, -(-(n_fft // 2 - hop) // hop))
+    seg_len = (segment_frames - 1) * hop
+    train, held = [], []
+    for r, rec in enumerate(recs):
+        starts = [j for j in range(first, len(rec.f0) - segment_frames + 1, segment_frames - 1)
+                  if (j + 2) * hop - delay + seg_len <= len(rec.audio)]
+        for i, j in enumerate(starts):
+            (held if i % HELDOUT_EVERY == HELDOUT_EVERY - 1 else train).append((r, j))
+    return train, held
 
 
-def spectral_loss(torch, pred, target, fft_sizes=FFT_SIZES):
-    """DDSP multi-scale spectral loss: sum over sizes of mean |S - S'| + mean |log S - log S'|."""
-    loss = 0.0
-    for n_fft in fft_sizes:
-        window = torch.hann_window(n_fft)
-        sp = torch.stft(pred, n_fft, n_fft // 4, window=window, return_complex=True).abs()
-        st = torch.stft(target, n_fft, n_fft // 4, window=window, return_complex=True).abs()
-        loss = loss + torch.mean(torch.abs(sp - st)) + torch.mean(torch.abs(torch.log(sp + 1e-7) - torch.log(st + 1e-7)))
-    return loss
+def batch_tensors(torch, recs, items, segment_frames, hop, n_fft):
+    """f0 [B, F], loudness [B, F], target audio [B, (F-1)*hop] for (recording, frame) items."""
+    delay = hop + n_fft // 2
+    seg_len = (segment_frames - 1) * hop
+    f0 = torch.stack([torch.from_numpy(recs[r].f0[j:j + segment_frames]).float() for r, j in items])
+    db = torch.stack([torch.from_numpy(recs[r].db[j:j + segment_frames]).float() for r, j in items])
+    target = torch.stack([torch.from_numpy(recs[r].audio[(j + 2) * hop - delay:(j + 2) * hop - delay + seg_len])
+                          for r, j in items])
+    return f0, db, target
+
+
+def synthesize(torch, decoder, reverb, f0, db, config, generator=None):
+    """Audio [B, (F-1)*hop] of the decoder's controls through the synths (and reverb)."""
+    from .torch_model import harmonic_amplitudes, harmonic_synth, noise_synth
+
+    hop, sr = int(config["hop"]), float(config["sample_rate"])
+    amp, dist, noise = decoder(f0, db)
+    audio = harmonic_synth(torch, f0, harmonic_amplitudes(torch, f0, amp, dist, sr), hop, sr)
+    audio = audio + noise_synth(torch, noise, hop, generator)
+    return reverb(audio) if reverb is not None else audio
+
+
+def sawtooth(torch, f0, db, config, gain):
+    """A band-limited sawtooth [B, (F-1)*hop] with amplitude gain * 10 ** (loudness / 20)."""
+    from .torch_model import harmonic_amplitudes, harmonic_synth, sawtooth_distribution
+
+    hop, sr, k = int(config["hop"]), float(config["sample_rate"]), int(config["n_harmonics"])
+    dist = sawtooth_distribution(torch, k).expand(*f0.shape, k)
+    amp = gain * 10.0 ** (db / 20.0)
+    return harmonic_synth(torch, f0, harmonic_amplitudes(torch, f0, amp, dist, sr), hop, sr)
 
 
 @dataclass
@@ -150,69 +162,169 @@ class TrainResult:
     final_loss: float
     seconds: float
     steps: int
+    quality: dict = field(default_factory=dict)
 
 
-def train_ddsp(audio: np.ndarray, sample_rate: int, epochs: int = 30, segment_frames: int = 64,
-               batch: int = 8, lr: float = 3e-3, n_harmonics: int = 48, n_bands: int = 24,
-               hidden=(96, 96), seed: int = 0, features: dict = FEATURES, name: str = "",
-               progress: bool = True) -> TrainResult:
-    """Fit the decoder to ``audio`` (float32 [samples] mono at ``sample_rate`` Hz).
+def _checkpoint_paths(checkpoint) -> tuple:
+    folder = Path(checkpoint)
+    return folder / "state.safetensors", folder / "progress.json"
 
-    Each epoch visits non-overlapping segments of ``segment_frames`` frames in random
-    order, ``batch`` at a time (Adam, cosine-decayed ``lr``). Returns the model and the
-    mean loss of the last epoch.
+
+def save_checkpoint(checkpoint, modules: dict, opt, progress: dict) -> None:
+    """Weights and Adam moments as safetensors, progress as JSON; both written atomically."""
+    from safetensors.torch import save_file
+
+    weights, info = _checkpoint_paths(checkpoint)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for prefix, module in modules.items():
+        for name, p in module.named_parameters():
+            key = f"{prefix}/{name}"
+            tensors[key] = p.detach().contiguous()
+            st = opt.state.get(p, {})
+            for moment in ("exp_avg", "exp_avg_sq"):
+                if moment in st:
+                    tensors[f"adam.{moment}/{key}"] = st[moment].contiguous()
+            if "step" in st:
+                progress.setdefault("adam_step", float(st["step"]))
+    tmp = weights.with_name(weights.name + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(weights)
+    tmp = info.with_name(info.name + ".tmp")
+    tmp.write_text(json.dumps(progress))
+    tmp.replace(info)
+
+
+def load_checkpoint(checkpoint, modules: dict, opt) -> dict | None:
+    """Restore what :func:`save_checkpoint` wrote; returns its progress dict or None."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights, info = _checkpoint_paths(checkpoint)
+    if not (weights.is_file() and info.is_file()):
+        return None
+    tensors = load_file(str(weights))
+    progress = json.loads(info.read_text())
+    with torch.no_grad():
+        for prefix, module in modules.items():
+            for name, p in module.named_parameters():
+                key = f"{prefix}/{name}"
+                if key not in tensors or tensors[key].shape != p.shape:
+                    raise ValueError(f"checkpoint {weights} does not match this model ({key})")
+                p.copy_(tensors[key])
+                if f"adam.exp_avg/{key}" in tensors:
+                    opt.state[p] = {"step": torch.tensor(progress.get("adam_step", 0.0)),
+                                    "exp_avg": tensors[f"adam.exp_avg/{key}"].clone(),
+                                    "exp_avg_sq": tensors[f"adam.exp_avg_sq/{key}"].clone()}
+    return progress
+
+
+def evaluate(torch, decoder, reverb, recs, items, config, segment_frames, n_fft, saw_gain) -> dict:
+    """Mean multi-scale spectral loss over held-out items: the model and the sawtooth."""
+    from .torch_model import spectral_loss
+
+    hop = int(config["hop"])
+    gen = torch.Generator().manual_seed(1)
+    model_l, saw_l = [], []
+    with torch.no_grad():
+        for s in range(0, len(items), 8):
+            f0, db, target = batch_tensors(torch, recs, items[s:s + 8], segment_frames, hop, n_fft)
+            pred = synthesize(torch, decoder, reverb, f0, db, config, gen)
+            model_l.append(float(spectral_loss(torch, pred, target)) * len(target))
+            saw_l.append(float(spectral_loss(torch, sawtooth(torch, f0, db, config, saw_gain), target)) * len(target))
+    n = max(len(items), 1)
+    return {"model": sum(model_l) / n, "sawtooth": sum(saw_l) / n, "segments": len(items)}
+
+
+def fit_sawtooth_gain(torch, recs, items, config, segment_frames, n_fft) -> float:
+    """The sawtooth gain (a power of 2**0.5) with the least spectral loss on training items."""
+    from .torch_model import spectral_loss
+
+    f0, db, target = batch_tensors(torch, recs, items[:16], segment_frames, int(config["hop"]), n_fft)
+    best, best_gain = math.inf, 1.0
+    with torch.no_grad():
+        for e in range(-8, 17):
+            gain = 2.0 ** (e / 2.0)
+            loss = float(spectral_loss(torch, sawtooth(torch, f0, db, config, gain), target))
+            if loss < best:
+                best, best_gain = loss, gain
+    return best_gain
+
+
+def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_frames: int = 96, batch: int = 8,
+               lr: float = 3e-3, arch: str = "rnn", reverb: bool = True, n_harmonics: int = 60, n_bands: int = 65,
+               mlp_units: int = 96, gru_units: int = 128, hidden=(96, 96), seed: int = 0,
+               features: dict = FEATURES, name: str = "", checkpoint=None, checkpoint_every: int = 100,
+               progress: bool = True, recordings: list | None = None) -> TrainResult:
+    """Fit a decoder to the recordings in ``source`` (a file or folder of audio files).
+
+    ``steps`` Adam steps of ``batch`` random training segments of ``segment_frames``
+    frames (cosine-decayed ``lr``). ``checkpoint``: a folder; training resumes from it
+    when it holds a matching checkpoint and saves to it every ``checkpoint_every`` steps.
+    Returns the model (the reverb inside it when ``reverb``), the mean loss of the last
+    100 steps and the held-out quality numbers.
     """
     import torch
     from tqdm import tqdm
 
+    from .torch_model import Reverb, build_decoder, spectral_loss
+
     start = time.perf_counter()
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     hop, n_fft = int(features["hop"]), int(features["n_fft"])
-    f0, db = compute_features(audio, sample_rate, features)
-    f0 = hold_voiced(f0)
-    config = default_config(sample_rate, hop, n_harmonics, n_bands, hidden)
+    recs = recordings if recordings is not None else load_recordings(source, sample_rate, features, progress)
+    train_items, held_items = segments(recs, segment_frames, hop, n_fft)
+    if not train_items:
+        need = (segment_frames + 3) * hop + n_fft
+        raise ValueError(f"need at least {need} samples ({need / sample_rate:.2f} s) of audio per recording")
+    if arch == "rnn":
+        config = rnn_config(sample_rate, hop, n_harmonics, n_bands, mlp_units=mlp_units, gru_units=gru_units)
+    else:
+        config = default_config(sample_rate, hop, n_harmonics, n_bands, hidden)
     config.update({"name": name, "features": dict(features)})
-    tables = torch.from_numpy(noise_tables(config, sample_rate))
-    delay = hop + n_fft // 2
-    first = max(0, -(-(n_fft // 2 - hop) // hop))  # frames whose target starts at or after sample 0
-    seg_len = (segment_frames - 1) * hop
-    starts = [j for j in range(first, len(f0) - segment_frames + 1, segment_frames - 1)
-              if (j + 2) * hop - delay + seg_len <= len(audio)]
-    if not starts:
-        raise ValueError(f"need at least {(segment_frames + first + 2) * hop} samples of audio, got {len(audio)}")
-    decoder = build_torch_decoder(config)
-    opt = torch.optim.Adam(decoder.parameters(), lr=lr)
-    steps_per_epoch = max(1, math.ceil(len(starts) / batch))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch, eta_min=lr * 0.05)
-    f0_t = torch.from_numpy(f0).float()
-    db_t = torch.from_numpy(db).float()
-    x_t = torch.from_numpy(np.ascontiguousarray(audio, np.float32))
-    bar = tqdm(range(epochs), desc="train-ddsp", disable=not progress, unit="epoch")
-    last = float("nan")
-    steps = 0
-    for _ in bar:
-        order = rng.permutation(len(starts))
-        total, count = 0.0, 0
-        for s in range(0, len(order), batch):
-            js = [starts[i] for i in order[s:s + batch]]
-            f0_b = torch.stack([f0_t[j:j + segment_frames] for j in js])
-            db_b = torch.stack([db_t[j:j + segment_frames] for j in js])
-            target = torch.stack([x_t[(j + 2) * hop - delay:(j + 2) * hop - delay + seg_len] for j in js])
-            offsets = torch.from_numpy(rng.integers(0, tables.shape[1], len(js)))
-            amps, noise = decoder(f0_b, db_b, float(sample_rate))
-            pred = torch_synth(torch, f0_b, amps, noise, hop, float(sample_rate), tables, offsets)
-            loss = spectral_loss(torch, pred, target)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            steps += 1
-            total += float(loss.detach()) * len(js)
-            count += len(js)
-        last = total / max(count, 1)
-        bar.set_postfix(loss=f"{last:.4f}")
-    config["training"] = {"epochs": epochs, "steps": steps, "final_loss": round(last, 5),
-                          "segment_frames": segment_frames, "batch": batch, "lr": lr, "seed": seed}
-    model = DDSPModel(config, decoder_to_tensors(decoder))
-    return TrainResult(model, last, time.perf_counter() - start, steps)
+    decoder = build_decoder(config)
+    modules = {"decoder": decoder}
+    rev = None
+    if reverb:
+        rev = Reverb.module(int(config.get("reverb_length", 12000)), sample_rate, seed)
+        modules["reverb"] = rev
+    params = [p for m in modules.values() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=lr)
+    step = 0
+    if checkpoint is not None:
+        done = load_checkpoint(checkpoint, modules, opt)
+        if done is not None:
+            step = int(done["step"])
+    rng = np.random.default_rng(seed + step)
+    gen = torch.Generator().manual_seed(seed + step)
+    last = []
+    bar = tqdm(total=steps, initial=step, desc="train-ddsp", disable=not progress, unit="step")
+    while step < steps:
+        items = [train_items[i] for i in rng.integers(0, len(train_items), batch)]
+        f0, db, target = batch_tensors(torch, recs, items, segment_frames, hop, n_fft)
+        for group in opt.param_groups:  # cosine decay to 5 % of lr
+            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
+        loss = spectral_loss(torch, synthesize(torch, decoder, rev, f0, db, config, gen), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        last = (last + [float(loss.detach())])[-100:]
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(last):.3f}")
+        if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
+            save_checkpoint(checkpoint, modules, opt, {"step": step, "steps": steps, "loss": float(np.mean(last))})
+    bar.close()
+    quality = {}
+    if held_items:
+        gain = fit_sawtooth_gain(torch, recs, train_items, config, segment_frames, n_fft)
+        quality = evaluate(torch, decoder, rev, recs, held_items, config, segment_frames, n_fft, gain)
+        quality["sawtooth_gain"] = gain
+    final = float(np.mean(last)) if last else float("nan")
+    config["training"] = {"steps": steps, "final_loss": round(final, 5), "segment_frames": segment_frames,
+                          "batch": batch, "lr": lr, "seed": seed, "files": [r.name for r in recs],
+                          "quality": {k: round(v, 5) if isinstance(v, float) else v for k, v in quality.items()}}
+    tensors = {name: p.detach().cpu().numpy().astype(np.float32) for name, p in decoder.state_dict().items()}
+    if rev is not None:
+        tensors["reverb.ir"] = torch.cat([rev.ir.new_zeros(1), rev.ir[1:]]).detach().numpy().astype(np.float32)
+    return TrainResult(DDSPModel(config, tensors), final, time.perf_counter() - start, steps, quality)

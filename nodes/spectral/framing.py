@@ -111,10 +111,15 @@ class FramedAnalysis(Node):
     """Base of the nodes that frame their audio input ``in`` by the convention above.
 
     :meth:`prepare_framing` sets ``channels`` (of the connected input, else 1), the ring
-    and state, and latency_samples = n_fft - hop; :meth:`reset` clears the ring;
+    and state, and latency_samples: n_fft - hop (the samples a frame reaches behind its
+    last hop, what an STFT -> ISTFT chain needs), or n_fft // 2 for nodes whose frames
+    describe their window's centre (``latency_at_centre``: a pitch or loudness value is
+    the window centre's, n_fft // 2 behind the newest sample); :meth:`reset` clears the ring;
     :meth:`input_audio` is the block's float32 [channels, n] input, silence when the
     input is unconnected or has another channel count.
     """
+
+    latency_at_centre = False
 
     def prepare_framing(self, ctx, n_fft: int, hop: int) -> None:
         check_fft_size(n_fft, hop)
@@ -123,7 +128,7 @@ class FramedAnalysis(Node):
         self._hop = hop
         self._ring, self._state = make_ring(self.channels, n_fft)
         self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)
-        self.latency_samples = n_fft - hop
+        self.latency_samples = n_fft // 2 if self.latency_at_centre else n_fft - hop
 
     def reset(self):
         super().reset()

@@ -25,12 +25,13 @@ class Loudness(FramedAnalysis):
     Frames follow the STFT convention (frame k covers samples
     [k*hop - (n_fft - hop), k*hop + hop)); DDSP pads at the end instead, so its frame k
     is this node's frame k + (n_fft - hop) / hop. The default hop (192) is DDSP's 250
-    frames per second at 48 kHz. latency_samples = n_fft - hop.
+    frames per second at 48 kHz. latency_samples = n_fft // 2: a value describes its window's centre.
     """
 
     type_id = "feature.loudness"
     title = "Loudness"
     category = "feature"
+    latency_at_centre = True
     doc = ("A-weighted loudness in dB per frame (DDSP compute_loudness: mean over bins of "
            "20log10|X| + A-weighting - ref_db, floored at -range_db) on 'out', and the frame "
            "RMS on 'rms'.")

@@ -28,12 +28,13 @@ class Pitch(FramedAnalysis):
     first frame_length // 2 samples of the frame, so lags reach frame_length // 2 and fmin
     is raised to sample_rate / (frame_length // 2) when lower. A frame is voiced when
     d'(tau) dips below ``threshold`` between the lags of fmax and fmin.
-    latency_samples = frame_length - hop (as spectral.stft).
+    latency_samples = frame_length // 2: a value describes its window's centre.
     """
 
     type_id = "feature.pitch"
     title = "Pitch"
     category = "feature"
+    latency_at_centre = True
     doc = ("Monophonic f0 (YIN) per frame: 'out' f0 in Hz (0 when unvoiced), 'confidence' in "
            "[0, 1]. fmin/fmax bound the search; frame_length must be >= 2*sample_rate/fmin.")
     inputs = [Port("in", "audio")]
