@@ -4,8 +4,9 @@ GUI-free: nothing here imports Qt.
 """
 from .errors import (AudioFileError, CompileError, CycleError, GraphError, ModelFormatError,
                      NeuropatchError, NodeConfigError, PatchError, ResourceError, StreamTypeError)
-from .graph import (AddNode, Batch, ClearParam, Connect, Disconnect, Edge, Graph, MoveNode, NodeSpec,
-                    RemoveNode, SetParam, SetResource)
+from .graph import (AddComment, AddNode, Batch, ClearParam, Connect, Disconnect, Edge, EditComment, Graph,
+                    MoveNode, NodeSpec, RemoveComment, RemoveNode, SetBypass, SetNodeUi, SetParam,
+                    SetResource)
 from .node import HostIO, Node, PrepareContext, Resource, zero_outputs
 from .params import Param, Smoother
 from .streams import STREAM_KINDS, EventBuffer, FrameBuffer, Port, StreamSpec

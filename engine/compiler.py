@@ -36,7 +36,7 @@ class NodeStep:
     """Runs one node on its bound input/output buffers, timing it."""
 
     __slots__ = ("node_id", "node", "in_bufs", "out_bufs", "_cache", "bypassed", "fb_mode",
-                 "index", "routes", "lane")
+                 "index", "routes", "lane", "switched_off")
 
     def __init__(self, node_id, node, in_bufs, out_bufs, index):
         self.node_id = node_id
@@ -45,6 +45,7 @@ class NodeStep:
         self.out_bufs = out_bufs
         self._cache = {}            # n -> (ins, outs) views
         self.bypassed = node.error is not None
+        self.switched_off = False   # bypassed by the user (NodeSpec.bypass): still prepared and reset
         self.fb_mode = False        # feedback delay: read now, write at the end of the block
         self.index = index
         self.routes = bypass_pairs(node, in_bufs, out_bufs)
@@ -517,7 +518,8 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     path_latency: dict = {}
     for nid in order:
         ins = [path_latency[e.src] for e in graph.edges if e.dst == nid and e not in feedback]
-        path_latency[nid] = (max(ins) if ins else 0) + int(nodes[nid].latency_samples)
+        own = 0 if graph.nodes[nid].bypass else int(nodes[nid].latency_samples)  # a bypass adds none
+        path_latency[nid] = (max(ins) if ins else 0) + own
 
     out_buffers = {(nid, p): allocate_buffer(s, bs) for nid, o in out_specs.items() for p, s in o.items()}
     steps: list = []
@@ -556,6 +558,8 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
                 in_bufs[port.name] = dest
         out_bufs = {p.name: out_buffers[(nid, p.name)] for p in node.output_ports()}
         step = NodeStep(nid, node, in_bufs, out_bufs, len(node_steps))
+        if graph.nodes[nid].bypass:
+            step.bypassed = step.switched_off = True
         if nid in fb_nodes:
             step.fb_mode = True
             feedback_steps.append(step)

@@ -30,6 +30,7 @@ class NodeSpec:
     ui: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # node-specific JSON state
     raw: dict | None = None
+    bypass: bool = False  # switched off by the user: passes its bypass routes, else silent
 
     def copy(self) -> "NodeSpec":
         return copy.deepcopy(self)
@@ -64,6 +65,7 @@ class Graph:
         self.edges: list[Edge] = []
         self.meta: dict = dict(meta or {})
         self.settings: dict = {"sample_rate": 48000, "block_size": 256, **(settings or {})}
+        self.comments: list[dict] = []  # {"id", "pos": [x, y], "size": [w, h], "text"}
         self.unknown_fields: dict = {}  # top-level keys we do not know, saved back verbatim
         self._listeners: list = []
 
@@ -82,6 +84,7 @@ class Graph:
         g = Graph(copy.deepcopy(self.meta), copy.deepcopy(self.settings))
         g.nodes = {k: v.copy() for k, v in self.nodes.items()}
         g.edges = list(self.edges)
+        g.comments = copy.deepcopy(self.comments)
         g.unknown_fields = copy.deepcopy(self.unknown_fields)
         return g
 
@@ -90,7 +93,12 @@ class Graph:
         return (list(self.nodes) == list(other.nodes)
                 and all(self.nodes[k] == other.nodes[k] for k in self.nodes)
                 and sorted(map(str, self.edges)) == sorted(map(str, other.edges))
-                and self.settings == other.settings and self.meta == other.meta)
+                and self.settings == other.settings and self.meta == other.meta
+                and self.comments == other.comments)
+
+    def comment(self, comment_id: str) -> dict | None:
+        """The comment with id `comment_id`, or None."""
+        return next((c for c in self.comments if c.get("id") == comment_id), None)
 
     # ---- edits -----------------------------------------------------------------------------
 
@@ -273,6 +281,103 @@ class MoveNode(Command):
         old = tuple(spec.ui.get("pos", (0.0, 0.0)))
         spec.ui["pos"] = [float(self.pos[0]), float(self.pos[1])]
         return MoveNode(self.node_id, old)
+
+
+@dataclass
+class SetBypass(Command):
+    """Switch a node's bypass on or off (a bypassed node passes its ``bypass_routes``)."""
+
+    node_id: str
+    on: bool
+
+    def apply(self, graph):
+        spec = graph.nodes.get(self.node_id)
+        if spec is None:
+            raise GraphError(f"no node {self.node_id!r}")
+        old = spec.bypass
+        spec.bypass = bool(self.on)
+        if spec.raw is not None:       # a placeholder saves its JSON verbatim
+            if spec.bypass:
+                spec.raw["bypass"] = True
+            else:
+                spec.raw.pop("bypass", None)
+        return SetBypass(self.node_id, old)
+
+
+@dataclass
+class SetNodeUi(Command):
+    """Set one key of a node's ``ui`` (its display title, say); None removes the key."""
+
+    node_id: str
+    key: str
+    value: object
+
+    def apply(self, graph):
+        spec = graph.nodes.get(self.node_id)
+        if spec is None:
+            raise GraphError(f"no node {self.node_id!r}")
+        if self.key == "pos":
+            raise GraphError("positions change through MoveNode")
+        old = copy.deepcopy(spec.ui.get(self.key))
+        if self.value is None:
+            spec.ui.pop(self.key, None)
+        else:
+            spec.ui[self.key] = copy.deepcopy(self.value)
+        return SetNodeUi(self.node_id, self.key, old)
+
+
+COMMENT_KEYS = ("id", "pos", "size", "text")
+
+
+@dataclass
+class AddComment(Command):
+    """Add a text comment to the canvas: {"id", "pos": [x, y], "size": [w, h], "text"}."""
+
+    comment: dict
+    index: int | None = None
+
+    def apply(self, graph):
+        cid = self.comment.get("id")
+        if not cid or not isinstance(cid, str):
+            raise GraphError("comment id must be a non-empty string")
+        if graph.comment(cid) is not None:
+            raise GraphError(f"duplicate comment id {cid!r}")
+        idx = len(graph.comments) if self.index is None else self.index
+        graph.comments.insert(idx, copy.deepcopy(self.comment))
+        return RemoveComment(cid)
+
+
+@dataclass
+class RemoveComment(Command):
+    comment_id: str
+
+    def apply(self, graph):
+        comment = graph.comment(self.comment_id)
+        if comment is None:
+            raise GraphError(f"no comment {self.comment_id!r}")
+        index = graph.comments.index(comment)
+        graph.comments.pop(index)
+        return AddComment(comment, index)
+
+
+@dataclass
+class EditComment(Command):
+    """Change a comment's text, position or size: ``changes`` maps those keys to values."""
+
+    comment_id: str
+    changes: dict
+
+    def apply(self, graph):
+        comment = graph.comment(self.comment_id)
+        if comment is None:
+            raise GraphError(f"no comment {self.comment_id!r}")
+        unknown = set(self.changes) - {"pos", "size", "text"}
+        if unknown:
+            raise GraphError(f"comments have no {', '.join(sorted(unknown))}")
+        old = {k: copy.deepcopy(comment.get(k)) for k in self.changes}
+        for k, v in self.changes.items():
+            comment[k] = copy.deepcopy(v)
+        return EditComment(self.comment_id, old)
 
 
 @dataclass

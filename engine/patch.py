@@ -23,7 +23,9 @@ FORMAT_NAME = "neuropatch"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_ID_LEN = 128
-_NODE_KEYS = {"id", "type", "version", "params", "resources", "ui", "state"}
+_NODE_KEYS = {"id", "type", "version", "params", "resources", "ui", "state", "bypass"}
+MAX_COMMENTS = 10_000
+MAX_COMMENT_CHARS = 100_000
 
 
 # ---- reading ----------------------------------------------------------------------------
@@ -178,8 +180,9 @@ def graph_from_dict(doc, registry: Registry | None = None) -> Graph:
             raise PatchError("$.settings.tempo", f"expected a tempo in [20, 400] beats per minute, got {_quote(str(tempo))}")
     graph = Graph(meta, graph_settings)
     graph.unknown_fields = {k: copy.deepcopy(v) for k, v in doc.items()
-                            if k not in ("format", "version", "meta", "settings", "nodes", "edges")}
+                            if k not in ("format", "version", "meta", "settings", "nodes", "edges", "comments")}
     _check_json_value(graph.unknown_fields, "$")
+    graph.comments = _comments_from_list(doc.get("comments", []), "$.comments")
 
     nodes = doc.get("nodes", [])
     _expect(nodes, "array", "$.nodes")
@@ -199,6 +202,39 @@ def graph_from_dict(doc, registry: Registry | None = None) -> Graph:
         seen.add(edge)
         graph.edges.append(edge)
     return graph
+
+
+def _comments_from_list(raw, path: str) -> list[dict]:
+    """Validated canvas comments: [{"id", "pos": [x, y], "size": [w, h], "text"}]."""
+    _expect(raw, "array", path)
+    if len(raw) > MAX_COMMENTS:
+        raise PatchError(path, f"{len(raw)} comments; patches are limited to {MAX_COMMENTS}")
+    comments, seen = [], set()
+    for i, c in enumerate(raw):
+        cpath = f"{path}[{i}]"
+        _expect(c, "object", cpath)
+        cid = _expect(c.get("id"), "string", f"{cpath}.id")
+        if not cid or len(cid) > MAX_ID_LEN:
+            raise PatchError(f"{cpath}.id", f"comment ids are 1..{MAX_ID_LEN} characters")
+        if cid in seen:
+            raise PatchError(f"{cpath}.id", f"duplicate comment id {_quote(cid)}")
+        seen.add(cid)
+        for key, lo in (("pos", -1e7), ("size", 1.0)):
+            pair = _expect(c.get(key), "array", f"{cpath}.{key}")
+            if len(pair) != 2:
+                raise PatchError(f"{cpath}.{key}", f"expected two numbers, got {len(pair)} values")
+            for k, v in enumerate(pair):
+                _expect(v, "number", f"{cpath}.{key}[{k}]")
+                if not lo <= v <= 1e7:
+                    raise PatchError(f"{cpath}.{key}[{k}]", f"{v} is outside [{lo:g}, 1e7]")
+        text = _expect(c.get("text", ""), "string", f"{cpath}.text")
+        if len(text) > MAX_COMMENT_CHARS:
+            raise PatchError(f"{cpath}.text", f"longer than {MAX_COMMENT_CHARS} characters")
+        unknown = set(c) - {"id", "pos", "size", "text"}
+        if unknown:
+            raise PatchError(_key(cpath, sorted(unknown)[0]), "unknown comment field (known: id, pos, size, text)")
+        comments.append(copy.deepcopy(c))
+    return comments
 
 
 def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
@@ -234,12 +270,13 @@ def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
     extra = raw.get("state", {})
     _expect(extra, "object", f"{path}.state")
     _check_json_value(extra, f"{path}.state")
+    bypass = _expect(raw.get("bypass", False), "boolean", f"{path}.bypass")
 
     cls = registry.resolve(type_id)
     if cls is None:  # placeholder: keep everything verbatim
         _check_json_value(raw, path)
         return NodeSpec(node_id, type_id, version, copy.deepcopy(params), copy.deepcopy(resources),
-                        copy.deepcopy(ui), copy.deepcopy(extra), raw=copy.deepcopy(raw))
+                        copy.deepcopy(ui), copy.deepcopy(extra), raw=copy.deepcopy(raw), bypass=bypass)
     if version > cls.version:
         raise PatchError(f"{path}.version", f"node type {type_id} version {version} is newer than this "
                          f"app's version {cls.version}; update neuropatch to open it")
@@ -276,7 +313,7 @@ def _node_from_dict(raw, path: str, registry: Registry) -> NodeSpec:
 
         extra = load_state(extra, f"{path}.state", registry)
     return NodeSpec(node_id, cls.type_id, cls.version, state["params"], copy.deepcopy(resources),
-                    copy.deepcopy(ui), extra)
+                    copy.deepcopy(ui), extra, bypass=bypass)
 
 
 def node_ports(spec: NodeSpec, registry: Registry | None = None) -> tuple[list | None, list | None]:
@@ -355,9 +392,13 @@ def graph_to_dict(graph: Graph) -> dict:
             d["state"] = copy.deepcopy(spec.extra)
         if spec.ui:
             d["ui"] = copy.deepcopy(spec.ui)
+        if spec.bypass:
+            d["bypass"] = True
         nodes.append(d)
     doc["nodes"] = nodes
     doc["edges"] = [{"from": [e.src, e.src_port], "to": [e.dst, e.dst_port]} for e in graph.edges]
+    if graph.comments:
+        doc["comments"] = copy.deepcopy(graph.comments)
     for k, v in graph.unknown_fields.items():
         doc.setdefault(k, copy.deepcopy(v))
     return doc

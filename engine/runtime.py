@@ -122,7 +122,7 @@ class Runtime:
         self.schedule.host.transport.reset()
         for step in self.schedule.steps:
             if isinstance(step, NodeStep):
-                if step.bypassed:      # failed prepare or raised: never called again
+                if step.bypassed and not step.switched_off:  # failed prepare or raised: never again
                     continue
                 step.node.reset()     # resets the node's lane too
             elif hasattr(step, "reset"):

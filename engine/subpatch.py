@@ -165,12 +165,13 @@ def flatten(graph: Graph, registry: Registry | None = None) -> Graph:
     return flat
 
 
-def _collect(graph: Graph, registry, prefix: str, nodes: dict, edges: list, through: list) -> None:
+def _collect(graph: Graph, registry, prefix: str, nodes: dict, edges: list, through: list,
+             bypass: bool = False) -> None:
     """Add one graph level's nodes and edges, ids prefixed, subpatches expanded.
 
     Inlets and outlets of subpatches are added too (listed in `through`, to be bypassed);
     an outer cable into a subpatch port ends at the port's inlet, one out of a subpatch
-    port starts at its outlet.
+    port starts at its outlet. A bypassed subpatch bypasses every node inside it.
     """
     ports: dict = {}
     for nid, spec in graph.nodes.items():
@@ -182,10 +183,11 @@ def _collect(graph: Graph, registry, prefix: str, nodes: dict, edges: list, thro
             sub = prefix + nid + SEPARATOR
             ins, outs = graph_ports(inner)
             ports[nid] = ({p.name: sub + p.node_id for p in ins}, {p.name: sub + p.node_id for p in outs})
-            _collect(inner, registry, sub, nodes, edges, through)
+            _collect(inner, registry, sub, nodes, edges, through, bypass or spec.bypass)
             continue
         s = spec.copy()
         s.id = prefix + nid
+        s.bypass = s.bypass or bypass
         if s.raw is not None:
             s.raw["id"] = s.id
         if s.id in nodes:

@@ -200,7 +200,8 @@ def warm_prepared(schedule: Schedule) -> None:
     host.input = host.input_buffer[:, :bs]
     host.output = host.output_buffer[:, :bs]
     for step in schedule.node_steps:
-        if (step.node_id not in schedule.prepared or step.bypassed or step.lane is not None
+        if (step.node_id not in schedule.prepared or (step.bypassed and not step.switched_off)
+                or step.lane is not None
                 or step.fb_mode):
             continue
         ins, outs = step.views(bs)
