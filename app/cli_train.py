@@ -69,7 +69,7 @@ def cmd_train_ddsp(args) -> int:
                             arch=args.arch, reverb=not args.no_reverb, n_harmonics=args.harmonics,
                             n_bands=args.noise_bands, mlp_units=args.units, gru_units=args.gru,
                             hidden=(args.units, args.units), seed=args.seed, name=args.name or Path(args.output).stem,
-                            checkpoint=checkpoint, progress=not args.quiet)
+                            checkpoint=checkpoint, progress=not args.quiet, timbre_z=args.timbre)
     except (ValueError, FileNotFoundError, NeuropatchError) as exc:
         return fail(f"{exc}")
     try:
@@ -98,6 +98,8 @@ def _add_ddsp_parser(subparsers) -> None:
     p.add_argument("--arch", choices=("rnn", "mlp"), default="rnn",
                    help="rnn: DDSP's RnnFcDecoder (GRU); mlp: a per-frame MLP (smaller, no memory)")
     p.add_argument("--no-reverb", action="store_true", help="do not learn a reverb impulse response")
+    p.add_argument("--timbre", type=int, default=0, metavar="Z",
+                   help="also learn a timbre encoder with a Z-dim latent (8-16; train on several instruments)")
     p.add_argument("--units", type=int, default=96, help="units of the MLP layers")
     p.add_argument("--gru", type=int, default=128, help="GRU units (rnn)")
     p.add_argument("--harmonics", type=int, default=60)

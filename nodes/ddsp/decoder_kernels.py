@@ -220,14 +220,37 @@ def _emit(o, n_harm, noise_bias, hz, k, out_f0, out_amp, out_dist, out_noise, di
 
 
 @njit(cache=True)
-def decode_rnn_block(pending, qstate, held_f0, theta, dims, z, h, scratch, o, slope, noise_bias, f0_ratio,
-                     loud_offset_db, out_f0, out_amp, out_dist, out_noise, dist, noise):
-    """Decode every queued (f0, loudness) pair with the RnnFcDecoder; returns the frames
-    written to out_* (float32 [max_frames, 1, bins]: held and shifted f0 in Hz, amplitude,
-    harmonic distribution [K], noise magnitudes [B])."""
+def push_latent(zq, zstate, frames, count):
+    """Queue ``count`` latent frames (float32 [>= count, dims]) on zq float64 [cap, dims]
+    (zstate int64 [3] = read, write, count); a full queue drops its oldest."""
+    cap = zq.shape[0]
+    for k in range(count):
+        if zstate[2] == cap:
+            zstate[0] = (zstate[0] + 1) % cap
+            zstate[2] -= 1
+        for d in range(zq.shape[1]):
+            zq[zstate[1], d] = frames[k, d]
+        zstate[1] = (zstate[1] + 1) % cap
+        zstate[2] += 1
+
+
+@njit(cache=True)
+def decode_rnn_block(pending, qstate, held_f0, zq, zstate, use_z, theta, dims, z, h, scratch, o, slope, noise_bias,
+                     f0_ratio, loud_offset_db, out_f0, out_amp, out_dist, out_noise, dist, noise):
+    """Decode every queued (f0, loudness[, z]) frame set with the RnnFcDecoder; returns the
+    frames written to out_* (float32 [max_frames, 1, bins]: held and shifted f0 in Hz,
+    amplitude, harmonic distribution [K], noise magnitudes [B]). With ``use_z`` a frame
+    waits for its latent z (zq); without, z stays as it is (zeros)."""
     made = 0
-    while qstate[0, 2] > 0 and qstate[1, 2] > 0 and made < out_f0.shape[0]:
+    while (qstate[0, 2] > 0 and qstate[1, 2] > 0 and (not use_z or zstate[2] > 0)
+           and made < out_f0.shape[0]):
         ld = _pop_pair(pending, qstate, held_f0)
+        if use_z:
+            r = zstate[0]
+            for d in range(z.shape[0]):
+                z[d] = zq[r, d]
+            zstate[0] = (r + 1) % zq.shape[0]
+            zstate[2] -= 1
         hz = held_f0[0] * f0_ratio
         rnn_frame(theta, dims, hz, ld + loud_offset_db, z, h, scratch, o, slope)
         _emit(o, dist.shape[0], noise_bias, hz, made, out_f0, out_amp, out_dist, out_noise, dist, noise)

@@ -69,6 +69,18 @@ class DDSPModel:
         """mlp: (w1, b1, w2, b2, w3, b3) as contiguous float64 arrays for the kernels."""
         return tuple(np.ascontiguousarray(self.tensors[k], np.float64) for k in MLP_TENSORS)
 
+    @property
+    def has_encoder(self) -> bool:
+        return self.z_dims > 0 and "encoder.mean.weight" in self.tensors
+
+    def encoder_flat64(self) -> np.ndarray:
+        """The timbre encoder's tensors in kernel order (mean head, no logvar), float64 [P]."""
+        from .timbre import encoder_order
+
+        return np.concatenate([np.asarray(self.tensors[name], np.float64).ravel()
+                               for name, _ in encoder_order(self.config, self.z_dims)
+                               if not name.startswith("encoder.logvar")])
+
     def flat64(self) -> np.ndarray:
         """rnn: every decoder tensor in :func:`rnn_order` order, flattened, float64 [P]."""
         return np.concatenate([np.asarray(self.tensors[name], np.float64).ravel()
@@ -127,7 +139,12 @@ def expected_shapes(config: dict) -> dict:
         n_out = 1 + int(config["n_harmonics"]) + int(config["n_bands"])
         return {"l1.weight": (h1, 2), "l1.bias": (h1,), "l2.weight": (h2, h1), "l2.bias": (h2,),
                 "out.weight": (n_out, h2), "out.bias": (n_out,)}
-    return dict(rnn_order(config))
+    shapes = dict(rnn_order(config))
+    if int(config.get("z_dims", 0)) > 0 and config.get("encoder"):
+        from .timbre import encoder_order
+
+        shapes.update(encoder_order(config, int(config["z_dims"])))
+    return shapes
 
 
 def save_model(path, model: DDSPModel) -> None:

@@ -6,6 +6,7 @@ latent.* node, an LFO on a frames port) bends the controls.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,12 @@ from neuropatch.engine.streams import StreamSpec
 
 from ..utility import db_to_gain
 from .model import load_model
+from .timbre import ENCODER_DEFAULTS, MfccTables, encoder_block
+from ..spectral.framing import FramedAnalysis
 from .processors import DecoderProcessor, HarmonicProcessor, NoiseProcessor, ReverbProcessor, exponential_ir
 
 SHIPPED_MODEL = shipped_path("ddsp", "violin.safetensors")
+SHIPPED_TIMBRE_MODEL = shipped_path("ddsp", "timbre.safetensors")
 DEFAULT_HOP = 256
 MODEL_RESOURCE = Resource("model", (".safetensors",), "DDSP decoder weights (train-ddsp)", required=True)
 
@@ -80,6 +84,20 @@ def load_decoder(node: Node, ctx, hop: int):
     return model
 
 
+def z_input(ctx, model, hop: int) -> bool:
+    """Whether the decoder reads its ``z`` input: connected, and the model has z."""
+    spec = ctx.in_specs.get("z")
+    if spec is None:
+        return False
+    if model.z_dims == 0:
+        ctx.note("input 'z' is ignored: this model has no timbre latent (train it with train-ddsp --timbre)")
+        return False
+    if spec.bins != model.z_dims or (spec.hop > 0 and spec.hop != hop):
+        raise NodeConfigError(ctx.node_id, f"input 'z' has {spec.bins} dims at hop {spec.hop}; the model expects "
+                                           f"{model.z_dims} dims at hop {hop}")
+    return True
+
+
 def frame_buffer(hop: int, block_size: int, bins: int) -> np.ndarray:
     return np.zeros((StreamSpec("frames", 1, bins, hop).max_frames(block_size), 1, bins), np.float32)
 
@@ -105,7 +123,9 @@ class DDSPDecoder(Node):
            "frames to synth controls: f0, amplitude, harmonic distribution and noise band magnitudes "
            "(frames), for ddsp.harmonic and ddsp.noise.")
     inputs = [Port("f0", "frames", 1, doc=F0_PORT_DOC),
-              Port("loudness", "frames", 1, doc="loudness in dB per frame (feature.loudness 'out')")]
+              Port("loudness", "frames", 1, doc="loudness in dB per frame (feature.loudness 'out')"),
+              Port("z", "latent", doc="timbre latent (ddsp.timbre, moved by latent.* nodes); models trained with "
+                                      "--timbre only; unconnected = 0")]
     outputs = [Port("f0", "frames", 1), Port("amplitude", "frames", 1), Port("harmonics", "frames", 1),
                Port("noise", "frames", 1)]
     params = [
@@ -134,6 +154,7 @@ class DDSPDecoder(Node):
         specs = {p: frames_spec(ctx, p, 1) for p in ("f0", "loudness")}
         hop = shared_hop(ctx, specs)
         model = load_decoder(self, ctx, hop)
+        self._use_z = z_input(ctx, model, hop)
         self._decoder = DecoderProcessor(model, ctx.block_size, hop)
         for name, bins in (("f0", 1), ("amplitude", 1), ("harmonics", model.n_harmonics), ("noise", model.n_bands)):
             ctx.out_specs[name] = StreamSpec("frames", 1, bins, hop)
@@ -146,9 +167,11 @@ class DDSPDecoder(Node):
     def process(self, ins, outs, n):
         p = self.param_values
         f0, loud = ins["f0"], ins["loudness"]
+        z = ins["z"]
         made = self._decoder.process(f0.data, f0.count, loud.data, loud.count, 2.0 ** (p["pitch_shift_semitones"] / 12.0),
                                      p["loudness_offset_db"], outs["f0"].data, outs["amplitude"].data,
-                                     outs["harmonics"].data, outs["noise"].data)
+                                     outs["harmonics"].data, outs["noise"].data,
+                                     z.data if self._use_z else None, z.count)
         for name in ("f0", "amplitude", "harmonics", "noise"):
             outs[name].count = made
 
@@ -343,6 +366,7 @@ class DDSPSynth(Node):
         specs = {p: frames_spec(ctx, p, 1) for p in ("f0", "loudness")}
         hop = shared_hop(ctx, specs)
         model = load_decoder(self, ctx, hop)
+        self._use_z = z_input(ctx, model, hop)
         bs = ctx.block_size
         self._decoder = DecoderProcessor(model, bs, hop)
         self._harmonic = HarmonicProcessor(model.n_harmonics, ctx.sample_rate, bs, hop)
@@ -371,8 +395,10 @@ class DDSPSynth(Node):
     def process(self, ins, outs, n):
         p = self.param_values
         f0, loud, fr = ins["f0"], ins["loudness"], self._frames
+        z = ins["z"]
         made = self._decoder.process(f0.data, f0.count, loud.data, loud.count, 2.0 ** (p["pitch_shift_semitones"] / 12.0),
-                                     p["loudness_offset_db"], fr["f0"], fr["amplitude"], fr["harmonics"], fr["noise"])
+                                     p["loudness_offset_db"], fr["f0"], fr["amplitude"], fr["harmonics"], fr["noise"],
+                                     z.data if self._use_z else None, z.count)
         gain = db_to_gain(p["gain_db"])
         y = outs["out"]
         self._harmonic.process(fr["f0"], fr["amplitude"], fr["harmonics"], made, y[0], n, gain)
@@ -383,4 +409,68 @@ class DDSPSynth(Node):
             self._reverb.process(y, y, n, db_to_gain(p["reverb_db"]))
 
 
-NODE_CLASSES = [DDSPSynth, DDSPDecoder, DDSPHarmonic, DDSPNoise, DDSPReverb]
+class DDSPTimbre(FramedAnalysis):
+    """Timbre encoder of a DDSP model trained with ``--timbre``: audio -> latent z frames.
+
+    Input ``in``: audio (channel 0). Output ``z``: latent float32 [frames, z_dims] at the
+    model's hop, the encoder's mean of each frame's MFCCs, low-passed with time constant
+    ``smoothing_s`` (training gives the decoder one z per 0.5 s segment). Framing and
+    latency (n_fft // 2) as feature.pitch, so z lines up with the f0 and loudness frames.
+    """
+
+    type_id = "ddsp.timbre"
+    title = "DDSP timbre encoder"
+    category = "ddsp"
+    latency_at_centre = True
+    doc = ("Timbre encoder: the MFCCs of the input through a DDSP model's variational encoder to a "
+           "latent z per frame (for ddsp.decoder's z input; move it with latent.* nodes).")
+    inputs = [Port("in", "audio")]
+    outputs = [Port("z", "latent")]
+    params = [Param("smoothing_s", 0.0, 5.0, 0.5, unit="s", primary=True, doc="time constant of z's low-pass")]
+    resources = [Resource("model", (".safetensors",), "DDSP model trained with --timbre", required=True)]
+    prepare_does_io = True
+
+    @classmethod
+    def contract_setup(cls, tmp_dir):
+        return {"resources": {"model": str(SHIPPED_TIMBRE_MODEL)}} if SHIPPED_TIMBRE_MODEL.is_file() else {}
+
+    @classmethod
+    def resource_info(cls, name, path):
+        return model_info(path)
+
+    def prepare(self, ctx):
+        path = self.resource_paths.get("model")
+        if path is None:
+            raise ResourceError("no model file set (resource 'model')")
+        model = load_model(path)
+        if not model.has_encoder:
+            raise ResourceError(f"{Path(path).name} has no timbre encoder (train it with train-ddsp --timbre)")
+        enc = {**ENCODER_DEFAULTS, **model.config["encoder"]}
+        hop = int(model.config["hop"])
+        self.prepare_framing(ctx, int(enc["n_fft"]), hop)
+        self._tables = MfccTables(ctx.sample_rate, int(enc["n_fft"]), int(enc["n_mels"]), int(enc["n_mfcc"]))
+        self._theta = model.encoder_flat64()
+        self._layers = int(enc["layers"])
+        units = int(enc["units"])
+        self._tmp, self._hidden = np.zeros(units), np.zeros(units)
+        self._z, self._smooth = np.zeros(model.z_dims), np.zeros(model.z_dims)
+        self._slope = float(model.config.get("leaky_slope", 0.1))
+        ctx.out_specs["z"] = StreamSpec("latent", channels=1, bins=model.z_dims, hop=hop)
+
+    def reset(self):
+        super().reset()
+        if hasattr(self, "_smooth"):
+            self._smooth.fill(0.0)
+
+    def process(self, ins, outs, n):
+        x = self.input_audio(ins, n)
+        s = self.param_values["smoothing_s"]
+        coeff = 1.0 if s <= 0.0 else 1.0 - math.exp(-self._hop / (self.sample_rate * s))
+        t = self._tables
+        out = outs["z"]
+        out.count = encoder_block(x, self._ring, self._state, self._hop, t.window, t.plan, t.work, t.frame, t.re, t.im,
+                                  t.mel, t.dct, t.mels, t.mfcc, self._theta, self._layers, self._tmp, self._hidden,
+                                  self._z, self._smooth, coeff, self._slope, out.data)
+
+
+NODE_CLASSES = [DDSPSynth, DDSPDecoder, DDSPHarmonic, DDSPNoise, DDSPReverb, DDSPTimbre]

@@ -14,7 +14,7 @@ import numpy as np
 from neuropatch.engine.streams import StreamSpec
 
 from ..dsp.convolver import Convolver
-from .decoder_kernels import decode_mlp_block, decode_rnn_block, push_pending, rnn_scratch_size
+from .decoder_kernels import decode_mlp_block, decode_rnn_block, push_latent, push_pending, rnn_scratch_size
 from .kernels import fir_tables, harmonic_block, noise_block
 from .model import DDSPModel
 
@@ -54,6 +54,8 @@ class DecoderProcessor:
             h1, h2 = cfg["hidden"]
             self.h1, self.h2 = np.zeros(h1), np.zeros(h2)
         cap = queue_capacity(hop, block_size)
+        self.zq = np.zeros((cap, max(model.z_dims, 1)))
+        self.zstate = np.zeros(3, np.int64)
         self.pending = np.zeros((2, cap))   # f0, loudness queues
         self.qstate = np.zeros((2, 3), np.int64)
         self.held_f0 = np.zeros(1)
@@ -64,16 +66,24 @@ class DecoderProcessor:
         self.pending.fill(0.0)
         self.qstate.fill(0)
         self.held_f0.fill(0.0)
+        self.zq.fill(0.0)
+        self.zstate.fill(0)
         if self.model.arch == "rnn":
             self.h.fill(0.0)
+            self.z.fill(0.0)
 
     def process(self, f0, f0_count, loud, loud_count, f0_ratio, loud_offset_db, out_f0, out_amp, out_dist,
-                out_noise) -> int:
-        """Decode every complete (f0, loudness) pair; returns the number of output frames."""
+                out_noise, z_frames=None, z_count: int = 0) -> int:
+        """Decode every complete (f0, loudness[, z]) frame set; returns the number of output
+        frames. z_frames: float32 [max_frames, z_dims] latent frames, or None (z = 0)."""
         push_pending(self.pending, self.qstate, 0, f0, f0_count)
         push_pending(self.pending, self.qstate, 1, loud, loud_count)
+        use_z = z_frames is not None and self.model.z_dims > 0
+        if use_z:
+            push_latent(self.zq, self.zstate, z_frames, z_count)
         if self.model.arch == "rnn":
-            return decode_rnn_block(self.pending, self.qstate, self.held_f0, self.theta, self.dims, self.z, self.h,
+            return decode_rnn_block(self.pending, self.qstate, self.held_f0, self.zq, self.zstate, use_z, self.theta,
+                                    self.dims, self.z, self.h,
                                     self.scratch, self.o, self.slope, self.noise_bias, f0_ratio, loud_offset_db,
                                     out_f0, out_amp, out_dist, out_noise, self.dist, self.noise)
         return decode_mlp_block(self.pending, self.qstate, self.held_f0, *self.weights, self.h1, self.h2, self.o,

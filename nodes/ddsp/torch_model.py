@@ -74,6 +74,8 @@ def build_decoder(config: dict):
 
         def forward(self, f0_hz, loudness_db, z=None, state=None):
             f0_s, ld_s = scaled(f0_hz, loudness_db)
+            if "z" in self.streams and z is None:
+                z = f0_hz.new_zeros(*f0_hz.shape, int(config["z_dims"]))
             parts = [run(self.f0_mlp, f0_s[..., None]), run(self.loudness_mlp, ld_s[..., None])]
             if "z" in self.streams:
                 parts.append(run(self.z_mlp, z))
@@ -97,6 +99,43 @@ def build_decoder(config: dict):
             return controls(self.out(h))
 
     return RnnDecoder() if config.get("arch", "mlp") == "rnn" else MlpDecoder()
+
+
+def build_encoder(config: dict):
+    """The timbre encoder (:mod:`.timbre`) as a ``torch.nn.ModuleDict`` named like the file's
+    ``encoder.*`` tensors. ``encode(module, mfcc [B, F, n_mfcc])`` -> (mean, logvar) [B, F, Z]."""
+    import torch
+
+    from .timbre import ENCODER_DEFAULTS
+
+    enc = {**ENCODER_DEFAULTS, **(config.get("encoder") or {})}
+    units, layers, z_dims = int(enc["units"]), int(enc["layers"]), int(config["z_dims"])
+    nn = torch.nn
+    slope = float(config.get("leaky_slope", 0.1))
+
+    class Layer(nn.Module):
+        def __init__(self, n_in):
+            super().__init__()
+            self.dense = nn.Linear(n_in, units)
+            self.norm = nn.LayerNorm(units)
+
+        def forward(self, x):
+            return nn.functional.leaky_relu(self.norm(self.dense(x)), slope)
+
+    modules = {str(i): Layer(int(enc["n_mfcc"]) if i == 0 else units) for i in range(layers)}
+    modules["mean"] = nn.Linear(units, z_dims)
+    modules["logvar"] = nn.Linear(units, z_dims)
+    return nn.ModuleDict(modules)
+
+
+def encode(encoder, mfcc):
+    """(mean, logvar) [B, F, Z] of MFCC frames [B, F, n_mfcc]."""
+    h = mfcc
+    i = 0
+    while str(i) in encoder:
+        h = encoder[str(i)](h)
+        i += 1
+    return encoder["mean"](h), encoder["logvar"](h)
 
 
 class Reverb:

@@ -89,9 +89,11 @@ class Recording:
     audio: np.ndarray
     f0: np.ndarray
     db: np.ndarray
+    mfcc: np.ndarray | None = None   # [F, n_mfcc] for timbre training
 
 
-def load_recordings(source, sample_rate: int, features: dict = FEATURES, progress: bool = True) -> list:
+def load_recordings(source, sample_rate: int, features: dict = FEATURES, progress: bool = True,
+                    timbre: bool = False) -> list:
     from tqdm import tqdm
 
     from neuropatch.engine.audiofile import read_audio
@@ -105,7 +107,15 @@ def load_recordings(source, sample_rate: int, features: dict = FEATURES, progres
             mono = resample(mono, sr, sample_rate)
         x = np.ascontiguousarray(mono[0], np.float32)
         f0, db = compute_features(x, sample_rate, features)
-        recs.append(Recording(path.name, x, hold_voiced(f0), db))
+        mfcc = None
+        if timbre:
+            from .timbre import mfcc_frames
+
+            mfcc = mfcc_frames(x, sample_rate, int(features["hop"]))
+            n = min(len(f0), len(mfcc))
+            f0, db, mfcc = f0[:n], db[:n], mfcc[:n]
+        name = str(path.relative_to(source)) if Path(source).is_dir() else path.name
+        recs.append(Recording(name, x, hold_voiced(f0), db, mfcc))
     return recs
 
 
@@ -124,6 +134,11 @@ def segments(recs: list, segment_frames: int, hop: int, n_fft: int) -> tuple:
     return train, held
 
 
+def batch_mfcc(torch, recs, items, segment_frames):
+    """MFCC frames [B, F, n_mfcc] for (recording, frame) items."""
+    return torch.stack([torch.from_numpy(recs[r].mfcc[j:j + segment_frames]).float() for r, j in items])
+
+
 def batch_tensors(torch, recs, items, segment_frames, hop, n_fft):
     """f0 [B, F], loudness [B, F], target audio [B, (F-1)*hop] for (recording, frame) items."""
     delay = hop + n_fft // 2
@@ -135,12 +150,26 @@ def batch_tensors(torch, recs, items, segment_frames, hop, n_fft):
     return f0, db, target
 
 
-def synthesize(torch, decoder, reverb, f0, db, config, generator=None):
+def segment_z(torch, encoder, mfcc, sample: bool, generator=None):
+    """One z per segment (the mean over its frames), broadcast to [B, F, Z], and the KL
+    divergence to N(0, 1) (mean over the batch)."""
+    from .torch_model import encode
+
+    mean, logvar = encode(encoder, mfcc)
+    mu, lv = mean.mean(dim=1), logvar.mean(dim=1)
+    z = mu
+    if sample:
+        z = mu + torch.exp(0.5 * lv) * torch.randn(mu.shape, generator=generator)
+    kl = -0.5 * torch.mean(torch.sum(1.0 + lv - mu * mu - torch.exp(lv), dim=-1))
+    return z[:, None, :].expand(-1, mfcc.shape[1], -1), kl
+
+
+def synthesize(torch, decoder, reverb, f0, db, config, generator=None, z=None):
     """Audio [B, (F-1)*hop] of the decoder's controls through the synths (and reverb)."""
     from .torch_model import harmonic_amplitudes, harmonic_synth, noise_synth
 
     hop, sr = int(config["hop"]), float(config["sample_rate"])
-    amp, dist, noise = decoder(f0, db)
+    amp, dist, noise = decoder(f0, db, z)
     audio = harmonic_synth(torch, f0, harmonic_amplitudes(torch, f0, amp, dist, sr), hop, sr)
     audio = audio + noise_synth(torch, noise, hop, generator)
     return reverb(audio) if reverb is not None else audio
@@ -219,7 +248,7 @@ def load_checkpoint(checkpoint, modules: dict, opt) -> dict | None:
     return progress
 
 
-def evaluate(torch, decoder, reverb, recs, items, config, segment_frames, n_fft, saw_gain) -> dict:
+def evaluate(torch, decoder, reverb, recs, items, config, segment_frames, n_fft, saw_gain, encoder=None) -> dict:
     """Mean multi-scale spectral loss over held-out items: the model and the sawtooth."""
     from .torch_model import spectral_loss
 
@@ -229,7 +258,10 @@ def evaluate(torch, decoder, reverb, recs, items, config, segment_frames, n_fft,
     with torch.no_grad():
         for s in range(0, len(items), 8):
             f0, db, target = batch_tensors(torch, recs, items[s:s + 8], segment_frames, hop, n_fft)
-            pred = synthesize(torch, decoder, reverb, f0, db, config, gen)
+            z = None
+            if encoder is not None:
+                z, _ = segment_z(torch, encoder, batch_mfcc(torch, recs, items[s:s + 8], segment_frames), False)
+            pred = synthesize(torch, decoder, reverb, f0, db, config, gen, z)
             model_l.append(float(spectral_loss(torch, pred, target)) * len(target))
             saw_l.append(float(spectral_loss(torch, sawtooth(torch, f0, db, config, saw_gain), target)) * len(target))
     n = max(len(items), 1)
@@ -243,7 +275,7 @@ def fit_sawtooth_gain(torch, recs, items, config, segment_frames, n_fft) -> floa
     f0, db, target = batch_tensors(torch, recs, items[:16], segment_frames, int(config["hop"]), n_fft)
     best, best_gain = math.inf, 1.0
     with torch.no_grad():
-        for e in range(-8, 17):
+        for e in range(-8, 41):
             gain = 2.0 ** (e / 2.0)
             loss = float(spectral_loss(torch, sawtooth(torch, f0, db, config, gain), target))
             if loss < best:
@@ -255,11 +287,15 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
                lr: float = 3e-3, arch: str = "rnn", reverb: bool = True, n_harmonics: int = 60, n_bands: int = 65,
                mlp_units: int = 96, gru_units: int = 128, hidden=(96, 96), seed: int = 0,
                features: dict = FEATURES, name: str = "", checkpoint=None, checkpoint_every: int = 100,
-               progress: bool = True, recordings: list | None = None) -> TrainResult:
+               progress: bool = True, recordings: list | None = None, timbre_z: int = 0,
+               kl_weight: float = 0.01) -> TrainResult:
     """Fit a decoder to the recordings in ``source`` (a file or folder of audio files).
 
     ``steps`` Adam steps of ``batch`` random training segments of ``segment_frames``
-    frames (cosine-decayed ``lr``). ``checkpoint``: a folder; training resumes from it
+    frames (cosine-decayed ``lr``). ``timbre_z`` > 0 (rnn only) also trains a timbre
+    encoder (MFCCs -> z of that many dims, variational, ``kl_weight``) whose z, one per
+    segment, joins the decoder's inputs: train it on several instruments so that z
+    spans timbre. ``checkpoint``: a folder; training resumes from it
     when it holds a matching checkpoint and saves to it every ``checkpoint_every`` steps.
     Returns the model (the reverb inside it when ``reverb``), the mean loss of the last
     100 steps and the held-out quality numbers.
@@ -267,23 +303,35 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
     import torch
     from tqdm import tqdm
 
-    from .torch_model import Reverb, build_decoder, spectral_loss
+    from .torch_model import Reverb, build_decoder, build_encoder, spectral_loss
 
     start = time.perf_counter()
     torch.manual_seed(seed)
     hop, n_fft = int(features["hop"]), int(features["n_fft"])
-    recs = recordings if recordings is not None else load_recordings(source, sample_rate, features, progress)
+    if timbre_z and arch != "rnn":
+        raise ValueError("a timbre latent needs the rnn decoder")
+    recs = recordings if recordings is not None else load_recordings(source, sample_rate, features, progress,
+                                                                     timbre=timbre_z > 0)
     train_items, held_items = segments(recs, segment_frames, hop, n_fft)
     if not train_items:
         need = (segment_frames + 3) * hop + n_fft
         raise ValueError(f"need at least {need} samples ({need / sample_rate:.2f} s) of audio per recording")
     if arch == "rnn":
-        config = rnn_config(sample_rate, hop, n_harmonics, n_bands, mlp_units=mlp_units, gru_units=gru_units)
+        config = rnn_config(sample_rate, hop, n_harmonics, n_bands, mlp_units=mlp_units, gru_units=gru_units,
+                            z_dims=timbre_z)
+        if timbre_z:
+            from .timbre import ENCODER_DEFAULTS
+
+            config["encoder"] = dict(ENCODER_DEFAULTS, n_fft=n_fft)
     else:
         config = default_config(sample_rate, hop, n_harmonics, n_bands, hidden)
     config.update({"name": name, "features": dict(features)})
     decoder = build_decoder(config)
     modules = {"decoder": decoder}
+    encoder = None
+    if timbre_z:
+        encoder = build_encoder(config)
+        modules["encoder"] = encoder
     rev = None
     if reverb:
         rev = Reverb.module(int(config.get("reverb_length", 12000)), sample_rate, seed)
@@ -304,7 +352,10 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
         f0, db, target = batch_tensors(torch, recs, items, segment_frames, hop, n_fft)
         for group in opt.param_groups:  # cosine decay to 5 % of lr
             group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
-        loss = spectral_loss(torch, synthesize(torch, decoder, rev, f0, db, config, gen), target)
+        z, kl = None, 0.0
+        if encoder is not None:
+            z, kl = segment_z(torch, encoder, batch_mfcc(torch, recs, items, segment_frames), True, gen)
+        loss = spectral_loss(torch, synthesize(torch, decoder, rev, f0, db, config, gen, z), target) + kl_weight * kl
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -318,13 +369,16 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
     quality = {}
     if held_items:
         gain = fit_sawtooth_gain(torch, recs, train_items, config, segment_frames, n_fft)
-        quality = evaluate(torch, decoder, rev, recs, held_items, config, segment_frames, n_fft, gain)
+        quality = evaluate(torch, decoder, rev, recs, held_items, config, segment_frames, n_fft, gain, encoder)
         quality["sawtooth_gain"] = gain
     final = float(np.mean(last)) if last else float("nan")
     config["training"] = {"steps": steps, "final_loss": round(final, 5), "segment_frames": segment_frames,
                           "batch": batch, "lr": lr, "seed": seed, "files": [r.name for r in recs],
                           "quality": {k: round(v, 5) if isinstance(v, float) else v for k, v in quality.items()}}
     tensors = {name: p.detach().cpu().numpy().astype(np.float32) for name, p in decoder.state_dict().items()}
+    if encoder is not None:
+        tensors.update({f"encoder.{name}": p.detach().cpu().numpy().astype(np.float32)
+                        for name, p in encoder.state_dict().items()})
     if rev is not None:
         tensors["reverb.ir"] = torch.cat([rev.ir.new_zeros(1), rev.ir[1:]]).detach().numpy().astype(np.float32)
     return TrainResult(DDSPModel(config, tensors), final, time.perf_counter() - start, steps, quality)
