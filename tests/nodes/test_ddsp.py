@@ -12,7 +12,7 @@ from neuropatch.engine.testing import FramesIn, run_node
 from neuropatch.nodes.ddsp.kernels import harmonic_frames
 from neuropatch.nodes.ddsp.model import DDSPModel, load_model, rnn_config, save_model
 from neuropatch.nodes.ddsp.node import (SHIPPED_MODEL, DDSPDecoder, DDSPHarmonic, DDSPNoise, DDSPReverb,
-                                        DDSPSynth)
+                                        DDSPSynth, DDSPTimbre)
 
 SR = 48000
 HOP = 256
@@ -157,21 +157,27 @@ class TestReverb:
             run_node(node, {"in": np.zeros((1, 512), np.float32)}, SR, 256)
 
 
-def tiny_model(reverb=True, seed=0, arch="rnn"):
+def tiny_model(reverb=True, seed=0, arch="rnn", z_dims=0):
     """A randomly initialised model file's content (torch's initialisation, perturbed)."""
     import torch
 
     from neuropatch.nodes.ddsp.model import default_config
-    from neuropatch.nodes.ddsp.torch_model import build_decoder
+    from neuropatch.nodes.ddsp.timbre import ENCODER_DEFAULTS
+    from neuropatch.nodes.ddsp.torch_model import build_decoder, build_encoder
 
     torch.manual_seed(seed)
-    config = (rnn_config(SR, HOP, n_harmonics=20, n_bands=17, mlp_units=24, gru_units=32) if arch == "rnn"
-              else default_config(SR, HOP, 20, 17, (24, 24)))
-    decoder = build_decoder(config)
+    config = (rnn_config(SR, HOP, n_harmonics=20, n_bands=17, mlp_units=24, gru_units=32, z_dims=z_dims)
+              if arch == "rnn" else default_config(SR, HOP, 20, 17, (24, 24)))
+    modules = {"": build_decoder(config)}
+    if z_dims:
+        config["encoder"] = dict(ENCODER_DEFAULTS, units=16)
+        modules["encoder."] = build_encoder(config)
+    tensors = {}
     with torch.no_grad():
-        for p in decoder.parameters():
-            p.add_(0.2 * torch.randn_like(p))
-    tensors = {k: v.numpy().copy() for k, v in decoder.state_dict().items()}
+        for prefix, module in modules.items():
+            for p in module.parameters():
+                p.add_(0.2 * torch.randn_like(p))
+            tensors.update({prefix + k: v.numpy().copy() for k, v in module.state_dict().items()})
     if reverb:
         tensors["reverb.ir"] = (0.01 * np.random.default_rng(seed).standard_normal(2000)).astype(np.float32)
     return DDSPModel(config, tensors)
@@ -235,6 +241,50 @@ def violin_note():
     from neuropatch.assets.make_ddsp_assets import INSTRUMENTS, render
 
     return render(INSTRUMENTS["violin"], [[(None, 1.6), (67, 3.0)]], seed=1)
+
+
+class TestTimbre:
+    def test_encoder_node_matches_the_torch_encoder_on_the_same_mfccs(self, tmp_path):
+        torch = pytest.importorskip("torch")
+        from neuropatch.nodes.ddsp.timbre import mfcc_frames
+        from neuropatch.nodes.ddsp.torch_model import build_encoder, encode
+
+        path = tmp_path / "timbre.safetensors"
+        save_model(path, tiny_model(z_dims=4))
+        model = load_model(path)
+        x = np.random.default_rng(6).standard_normal(SR).astype(np.float32) * 0.1
+        z = run_node(node_with(DDSPTimbre, model=path, smoothing_s=0.0), {"in": x[None]}, SR, 1000)["z"]
+        encoder = build_encoder(model.config).double()
+        encoder.load_state_dict({k[len("encoder."):]: torch.from_numpy(v.astype(np.float64))
+                                 for k, v in model.tensors.items() if k.startswith("encoder.")})
+        with torch.no_grad():
+            mean, _ = encode(encoder, torch.from_numpy(mfcc_frames(x, SR, HOP, model.config["encoder"]))[None])
+        assert z.shape == (SR // HOP, 4)
+        np.testing.assert_allclose(z, mean[0].numpy()[: len(z)], atol=1e-5)
+
+    def test_mfccs_match_librosa(self):
+        librosa = pytest.importorskip("librosa")
+        from neuropatch.nodes.ddsp.timbre import mfcc_frames
+
+        x = np.random.default_rng(7).standard_normal(8192).astype(np.float32) * 0.1
+        ours = mfcc_frames(x, SR, HOP, {"n_fft": 1024, "n_mels": 64, "n_mfcc": 30})
+        mel = librosa.feature.melspectrogram(y=np.concatenate([np.zeros(1024 - HOP, np.float32), x]), sr=SR,
+                                             n_fft=1024, hop_length=HOP, center=False, n_mels=64, power=2.0,
+                                             window="hann")
+        ref = librosa.feature.mfcc(S=np.log(mel + 1e-6), n_mfcc=30, dct_type=2, norm="ortho").T
+        np.testing.assert_allclose(ours, ref[: len(ours)], rtol=1e-4, atol=1e-3)
+
+    def test_z_moves_the_decoder_and_a_wrong_width_is_refused(self, tmp_path):
+        path = tmp_path / "timbre.safetensors"
+        save_model(path, tiny_model(z_dims=4))
+        n = 20
+        base = {"f0": frames(np.full(n, 330.0)), "loudness": frames(np.full(n, -30.0))}
+        out = [run_node(node_with(DDSPDecoder, model=path), {**base, "z": FramesIn(np.full((n, 4), v, np.float32), HOP)},
+                        SR, 256, n_samples=n * HOP)["harmonics"] for v in (-1.0, 1.0)]
+        assert np.max(np.abs(out[0] - out[1])) > 1e-3
+        with pytest.raises(NodeConfigError, match="4 dims"):
+            run_node(node_with(DDSPDecoder, model=path), {**base, "z": FramesIn(np.zeros((n, 3), np.float32), HOP)},
+                     SR, 256, n_samples=n * HOP)
 
 
 class TestChainLatency:
