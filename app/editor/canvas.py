@@ -5,17 +5,18 @@ scene follows ``commandApplied`` (model apart from scene, as in Orange canvas).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsView
 
-from neuropatch.engine import (AddNode, Batch, ClearParam, Connect, Disconnect, Edge, MoveNode, Node,
-                               RemoveNode, SetParam, SetResource)
+from neuropatch.engine import (AddComment, AddNode, Batch, ClearParam, Connect, Disconnect, Edge, EditComment,
+                               MoveNode, Node, RemoveComment, RemoveNode, SetBypass, SetNodeUi, SetParam,
+                               SetResource)
 
 from .cable_item import CableItem, cable_path
+from .comment_item import CommentItem
 from neuropatch.engine.patch import node_ports
 from neuropatch.engine.subpatch import SEPARATOR, SetSubgraph
 from neuropatch.engine.subpatch_ports import PORT_NODE_TYPES
@@ -39,6 +40,7 @@ class PatchScene(QGraphicsScene):
         self.document = document
         self.node_items: dict[str, NodeItem] = {}
         self.cable_items: dict[Edge, CableItem] = {}
+        self.comment_items: dict[str, CommentItem] = {}
         self.errors: dict[str, str] = {}
         self.probe = None
         self.setSceneRect(QRectF(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT))
@@ -54,11 +56,14 @@ class PatchScene(QGraphicsScene):
         self.clear()
         self.node_items.clear()
         self.cable_items.clear()
+        self.comment_items.clear()
         graph = self.document.graph
         for node_id in graph.nodes:
             self._add_node_item(node_id)
         for edge in graph.edges:
             self._add_cable(edge)
+        for comment in graph.comments:
+            self._add_comment_item(comment["id"])
 
     def on_command(self, command) -> None:
         if isinstance(command, Batch):
@@ -79,6 +84,25 @@ class PatchScene(QGraphicsScene):
                 x, y = spec.ui.get("pos", (0.0, 0.0))
                 if item.pos() != QPointF(x, y):
                     item.setPos(x, y)
+        elif isinstance(command, SetBypass):
+            item = self.node_items.get(command.node_id)
+            spec = self.document.graph.nodes.get(command.node_id)
+            if item is not None and spec is not None:
+                item.set_bypassed(spec.bypass)
+        elif isinstance(command, SetNodeUi):
+            item = self.node_items.get(command.node_id)
+            if item is not None:
+                item.set_label(self.document.title(command.node_id))
+        elif isinstance(command, AddComment):
+            self._add_comment_item(command.comment["id"])
+        elif isinstance(command, RemoveComment):
+            item = self.comment_items.pop(command.comment_id, None)
+            if item is not None:
+                self.removeItem(item)
+        elif isinstance(command, EditComment):
+            item = self.comment_items.get(command.comment_id)
+            if item is not None:
+                item.sync()
         elif isinstance(command, SetSubgraph):
             self._refresh_node_item(command.node_id)
         elif isinstance(command, (SetParam, ClearParam)) and self._ports_follow_params(command.node_id):
@@ -118,11 +142,21 @@ class PatchScene(QGraphicsScene):
                             caption=caption)
         x, y = spec.ui.get("pos", (0.0, 0.0))
         item.setPos(float(x), float(y))
+        item.set_label(self.document.title(node_id))
+        item.set_bypassed(spec.bypass)
         if node_id in self.errors:
             item.set_error(self.errors[node_id])
         self.addItem(item)
         self.node_items[node_id] = item
         self.nodeItemAdded.emit(item)
+        return item
+
+    def _add_comment_item(self, comment_id: str) -> CommentItem | None:
+        if comment_id in self.comment_items or self.document.graph.comment(comment_id) is None:
+            return self.comment_items.get(comment_id)
+        item = CommentItem(self.document, comment_id)
+        self.addItem(item)
+        self.comment_items[comment_id] = item
         return item
 
     def _refresh_node_item(self, node_id: str) -> None:
@@ -214,6 +248,9 @@ class PatchScene(QGraphicsScene):
     def selected_edges(self) -> list[Edge]:
         return [i.edge for i in self.selectedItems() if isinstance(i, CableItem)]
 
+    def selected_comment_ids(self) -> list[str]:
+        return [i.comment_id for i in self.selectedItems() if isinstance(i, CommentItem)]
+
     def select_nodes(self, node_ids) -> None:
         self.clearSelection()
         for n in node_ids:
@@ -234,6 +271,7 @@ class PatchView(QGraphicsView):
     cableDroppedOnCanvas = Signal(object, QPointF)   # PortItem the cable starts at, scene position
     canvasMenuRequested = Signal(QPointF, object)    # scene position, global QPoint
     nodeMenuRequested = Signal(str, object)          # node id, global QPoint
+    commentMenuRequested = Signal(str, object)       # comment id, global QPoint
 
     def __init__(self, scene: PatchScene, parent=None):
         super().__init__(scene, parent)
@@ -250,6 +288,7 @@ class PatchView(QGraphicsView):
         self._press_positions: dict = {}
         self._detached = None          # the edge whose input end is being dragged off
         self.last_mouse_scene: QPointF | None = None   # where the mouse was last over the canvas
+        self.title_editor = None       # the open in-place rename, if any
         self.setMouseTracking(True)
 
     @property
@@ -409,7 +448,7 @@ class PatchView(QGraphicsView):
             event.accept()
             return
         super().mouseReleaseEvent(event)
-        moves = {}
+        moves, comment_moves = {}, {}
         for item in self.patch_scene.selectedItems():
             if isinstance(item, NodeItem):
                 spec = self.document.graph.nodes.get(item.node_id)
@@ -418,8 +457,11 @@ class PatchView(QGraphicsView):
                 x, y = spec.ui.get("pos", (0.0, 0.0))
                 if (item.pos().x(), item.pos().y()) != (float(x), float(y)):
                     moves[item.node_id] = (item.pos().x(), item.pos().y())
-        if moves:
-            self.document.move(moves)
+            elif isinstance(item, CommentItem) and item.data is not None:
+                if [item.pos().x(), item.pos().y()] != item.data["pos"]:
+                    comment_moves[item.comment_id] = (round(item.pos().x()), round(item.pos().y()))
+        if moves or comment_moves:
+            self.document.move(moves, comment_moves)
 
     def _start_cable(self, port: PortItem) -> None:
         self._drag_port = port
@@ -513,8 +555,24 @@ class PatchView(QGraphicsView):
                         self.openSubpatchRequested.emit(item.node_id)
                         event.accept()
                         return
+                    if item.title_rect().contains(item.mapFromScene(self.mapToScene(event.position().toPoint()))):
+                        self.rename_node(item.node_id)
+                        event.accept()
+                        return
                     break
+                if item.parentItem() is not None and not isinstance(item, CommentItem):
+                    break      # a control on a node (its bypass switch, a face slider)
         super().mouseDoubleClickEvent(event)
+
+    def rename_node(self, node_id: str):
+        """Edit node `node_id`'s display title in place, over its header; returns the editor."""
+        from .rename import TitleEditor
+
+        item = self.patch_scene.node_items.get(node_id)
+        if item is None:
+            return None
+        self.title_editor = TitleEditor(self, node_id)
+        return self.title_editor
 
     def contextMenuEvent(self, event):
         port = self.port_at(event.pos())
@@ -528,10 +586,13 @@ class PatchView(QGraphicsView):
             event.accept()
             return
         node = self._node_at(event.pos())
+        comment = next((i for i in self.items(event.pos()) if isinstance(i, CommentItem)), None)
         if node is not None:
             if not node.isSelected():
                 self.patch_scene.select_nodes([node.node_id])
             self.nodeMenuRequested.emit(node.node_id, event.globalPos())
+        elif comment is not None:
+            self.commentMenuRequested.emit(comment.comment_id, event.globalPos())
         else:
             self.canvasMenuRequested.emit(self.mapToScene(event.pos()), event.globalPos())
         event.accept()
@@ -557,7 +618,7 @@ class PatchView(QGraphicsView):
 
     def delete_selection(self) -> bool:
         sc = self.patch_scene
-        return self.document.remove(sc.selected_node_ids(), sc.selected_edges())
+        return self.document.remove(sc.selected_node_ids(), sc.selected_edges(), sc.selected_comment_ids())
 
     # ---- drops ----------------------------------------------------------------------------------
 

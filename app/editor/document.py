@@ -11,8 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from neuropatch.engine import (AddNode, Batch, Connect, Disconnect, Edge, Graph, MoveNode, Node,
-                               RemoveNode, SetParam, SetResource, default_registry, new_node_spec)
+from neuropatch.engine import (AddComment, AddNode, Batch, Connect, Disconnect, Edge, EditComment, Graph,
+                               MoveNode, Node, RemoveComment, RemoveNode, SetBypass, SetNodeUi, SetParam,
+                               SetResource, default_registry, new_node_spec)
 from neuropatch.engine.errors import GraphError
 from neuropatch.engine.patch import node_ports
 from neuropatch.engine.subpatch import SetSubgraph, group_nodes, is_subpatch, ungroup
@@ -153,23 +154,84 @@ class PatchDocument(QObject):
         edge = Edge(src, src_port, dst, dst_port)
         return self.execute(Connect(edge), f"Connect {edge}")
 
-    def remove(self, node_ids=(), edges=()) -> bool:
+    def remove(self, node_ids=(), edges=(), comment_ids=()) -> bool:
         node_ids = [n for n in node_ids if n in self.graph.nodes]
         cmds = [Disconnect(e) for e in edges
                 if e in self.graph.edges and e.src not in node_ids and e.dst not in node_ids]
         cmds += [RemoveNode(n) for n in node_ids]
-        if not cmds:
+        comments = [RemoveComment(c) for c in comment_ids if self.graph.comment(c) is not None]
+        if not cmds and not comments:
             return False
-        what = f"{len(node_ids)} node(s)" if node_ids else f"{len(cmds)} cable(s)"
-        return self.execute(Batch(cmds), f"Delete {what}")
+        what = (f"{len(node_ids)} node(s)" if node_ids else f"{len(cmds)} cable(s)" if cmds
+                else f"{len(comments)} comment(s)")
+        return self.execute(Batch(cmds + comments), f"Delete {what}")
 
-    def move(self, moves: dict) -> bool:
-        """moves: node id -> (x, y)."""
+    # ---- node bypass and titles --------------------------------------------------------------
+
+    def set_bypass(self, node_id: str, on: bool) -> bool:
+        """Bypass node `node_id` (it passes its bypass routes) or switch it back on."""
+        spec = self.graph.nodes.get(node_id)
+        if spec is None or spec.bypass == bool(on):
+            return False
+        return self.execute(SetBypass(node_id, bool(on)), f"{'Bypass' if on else 'Enable'} {node_id}")
+
+    def title(self, node_id: str) -> str:
+        """The name a node shows: its ``ui.title`` when set, else its id."""
+        spec = self.graph.nodes.get(node_id)
+        title = spec.ui.get("title") if spec is not None else None
+        return title if isinstance(title, str) and title else node_id
+
+    def rename(self, node_id: str, title: str) -> bool:
+        """Give a node a display title (its id, which cables name, stays); an empty title or
+        the id itself clears it."""
+        spec = self.graph.nodes.get(node_id)
+        if spec is None:
+            return False
+        title = " ".join(str(title).split())[:200]
+        value = title if title and title != node_id else None
+        if spec.ui.get("title") == value:
+            return False
+        return self.execute(SetNodeUi(node_id, "title", value), f"Rename {node_id}")
+
+    # ---- comments ----------------------------------------------------------------------------
+
+    def add_comment(self, pos, size=(220.0, 80.0), text: str = "") -> str | None:
+        """A comment box at `pos` (one undo step); returns its id."""
+        cid = unique_id("comment", {c["id"] for c in self.graph.comments})
+        comment = {"id": cid, "pos": [float(round(pos[0])), float(round(pos[1]))],
+                   "size": [float(size[0]), float(size[1])], "text": str(text)}
+        return cid if self.execute(AddComment(comment), "Add comment") else None
+
+    def edit_comment(self, comment_id: str, text: str | None = None, pos=None, size=None,
+                     merge_key=None) -> bool:
+        """Change a comment's text, position or size (one undo step)."""
+        comment = self.graph.comment(comment_id)
+        if comment is None:
+            return False
+        changes = {}
+        if text is not None and text != comment["text"]:
+            changes["text"] = str(text)
+        if pos is not None and [float(pos[0]), float(pos[1])] != comment["pos"]:
+            changes["pos"] = [float(pos[0]), float(pos[1])]
+        if size is not None and [float(size[0]), float(size[1])] != comment["size"]:
+            changes["size"] = [max(1.0, float(size[0])), max(1.0, float(size[1]))]
+        if not changes:
+            return False
+        what = "Edit" if "text" in changes else "Resize" if "size" in changes else "Move"
+        return self.execute(EditComment(comment_id, changes), f"{what} comment", merge_key)
+
+    def move(self, moves: dict, comment_moves: dict | None = None) -> bool:
+        """moves: node id -> (x, y); comment_moves: comment id -> (x, y). One undo step."""
         cmds = [MoveNode(n, (float(p[0]), float(p[1]))) for n, p in moves.items()
                 if n in self.graph.nodes and list(self.graph.nodes[n].ui.get("pos", [0, 0])) != [float(p[0]), float(p[1])]]
+        for cid, p in (comment_moves or {}).items():
+            c = self.graph.comment(cid)
+            if c is not None and c["pos"] != [float(p[0]), float(p[1])]:
+                cmds.append(EditComment(cid, {"pos": [float(p[0]), float(p[1])]}))
         if not cmds:
             return False
-        return self.execute(Batch(cmds), "Move" if len(cmds) == 1 else f"Move {len(cmds)} nodes")
+        what = "items" if comment_moves and len(cmds) > len(moves) else "nodes"
+        return self.execute(Batch(cmds), "Move" if len(cmds) == 1 else f"Move {len(cmds)} {what}")
 
     def set_param(self, node_id: str, name: str, value, merge_token=None) -> bool:
         cls = self.node_class(node_id)

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from neuropatch.engine import ClearParam, SetParam, SetResource, Batch
+from neuropatch.engine import Batch, ClearParam, SetBypass, SetNodeUi, SetParam, SetResource
 from neuropatch.engine.subpatch import SetSubgraph
 
 from neuropatch.engine.patch import node_ports
@@ -243,8 +243,8 @@ class Inspector(QWidget):
         head_row = QWidget()
         head_lay = QHBoxLayout(head_row)
         head_lay.setContentsMargins(0, 0, 0, 0)
-        title = spec.ui.get("title") if isinstance(spec.ui, dict) else None
-        head = wrapping_label(f"<b>{html.escape(title or node_id)}</b> &nbsp; <i>{html.escape(spec.type)}</i>")
+        head = wrapping_label(self._head_html(node_id))
+        self.head_label = head
         head_lay.addWidget(head, 1)
         if cls is not None:
             self.help_button = QToolButton(text="Help", toolTip="documentation of this node type (F1)")
@@ -443,6 +443,28 @@ class Inspector(QWidget):
                     cmds.append(SetResource(nid, rname, resource_entry(candidate, self.document.base_dir)))
         return cmds
 
+    def _head_html(self, node_id: str) -> str:
+        """The node's name (its display title, else its id), its type, and whether it is bypassed."""
+        spec = self.document.graph.nodes[node_id]
+        title = spec.ui.get("title") if isinstance(spec.ui, dict) else None
+        text = f"<b>{html.escape(title or node_id)}</b> &nbsp; <i>{html.escape(spec.type)}</i>"
+        if title and title != node_id:
+            text += f" &nbsp; ({html.escape(node_id)})"
+        if spec.bypass:
+            text += " &nbsp; <b>bypassed</b>"
+        return text
+
+    def header_text(self) -> str:
+        """The header line of the shown node, as plain text ("" when none is shown)."""
+        label = getattr(self, "head_label", None)
+        if self.node_id is None or label is None:
+            return ""
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(label.text())
+        return doc.toPlainText()
+
     def _on_command(self, command) -> None:
         if self.node_id is None:
             return
@@ -455,6 +477,9 @@ class Inspector(QWidget):
                 self._on_command(c)
             elif isinstance(c, SetSubgraph) and c.node_id == self.node_id:
                 self.show_node(self.node_id)          # its ports (inlets/outlets inside) may differ
+            elif isinstance(c, (SetNodeUi, SetBypass)) and c.node_id == self.node_id:
+                if getattr(self, "head_label", None) is not None:
+                    self.head_label.setText(self._head_html(self.node_id))
             elif isinstance(c, (SetParam, ClearParam)) and c.node_id == self.node_id:
                 self._refresh_param(c.name)
             elif isinstance(c, SetResource) and c.node_id == self.node_id:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 from .autosave import AUTOSAVE_MS, Autosave
 from .canvas import PatchScene, PatchView
 from .clipboard import ClipboardActions, release_clipboard
-from .context_menus import cable_menu, canvas_menu, node_menu, port_menu
+from .context_menus import cable_menu, canvas_menu, comment_menu, node_menu, port_menu
 from .document import PatchDocument
 from .drop_policy import DropPolicy
 from .file_actions import FileActions, recent_files, settings
@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
             lambda pos, global_pos: self._popup(canvas_menu(self, pos), global_pos))
         self.view.nodeMenuRequested.connect(
             lambda node_id, global_pos: self._popup(node_menu(self, node_id), global_pos))
+        self.view.commentMenuRequested.connect(
+            lambda comment_id, global_pos: self._popup(comment_menu(self, comment_id), global_pos))
         self.view.cableDroppedOnCanvas.connect(self.quick_add_from_port)
         self.view.cableMenuRequested.connect(self._cable_menu)
         self.view.openSubpatchRequested.connect(lambda node_id: self.open_subpatch(self.doc, node_id))
@@ -334,6 +336,18 @@ class MainWindow(QMainWindow):
         mid = (src_item.scenePos() + dst_item.scenePos()) / 2
         self._quick_add = insert_into_cable(self, self.registry, self.doc, self.scene, self.view, mid, edge)
         return self._quick_add
+
+    def add_comment(self, scene_pos: QPointF | None = None, text: str = "") -> str | None:
+        """A comment box at `scene_pos` (the view's centre by default), its text open for typing."""
+        if scene_pos is None:
+            scene_pos = self.view.mapToScene(self.view.viewport().rect().center())
+        comment_id = self.doc.add_comment((scene_pos.x(), scene_pos.y()), text=text)
+        item = self.scene.comment_items.get(comment_id) if comment_id else None
+        if item is not None:
+            self.scene.clearSelection()
+            item.setSelected(True)
+            item.begin_edit()
+        return comment_id
 
     def _popup(self, menu, global_pos) -> None:
         menu.popup(global_pos)

@@ -4,15 +4,17 @@ document's undoable ``set_param``, like the inspector), and, while audio plays, 
 for its CPU share and latency in the header.
 
 Sliders: drag left/right (a log param moves in log space); double-click sets the default.
-A flag toggles and a choice steps to the next value on a click.
+A flag toggles and a choice steps to the next value on a click. Every node has a bypass
+switch at the right end of its header (one undo step through the document's
+``set_bypass``).
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRectF, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from neuropatch.engine import Batch, SetParam, SetResource
@@ -161,6 +163,52 @@ class FaceItem(QGraphicsItem):
         event.accept()
 
 
+class BypassSwitch(QGraphicsItem):
+    """A round switch in a node's header: lit while the node runs, dark while bypassed.
+    A click bypasses the node or switches it back on."""
+
+    R = 6.0
+
+    def __init__(self, document, node_item):
+        super().__init__()
+        self.document = document
+        self.node_item = node_item
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.PointingHandCursor)
+        self.setToolTip("bypass: pass the input through unchanged (click to toggle)")
+
+    @property
+    def bypassed(self) -> bool:
+        spec = self.document.graph.nodes.get(self.node_item.node_id)
+        return bool(spec is not None and spec.bypass)
+
+    def boundingRect(self) -> QRectF:
+        r = self.R + 2
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def paint(self, painter, option, widget=None):
+        on = not self.bypassed
+        painter.setPen(QPen(QColor("#15171a"), 1))
+        painter.setBrush(QColor("#7ccf6a") if on else QColor("#2a2a2a"))
+        painter.drawEllipse(QPointF(0, 0), self.R, self.R)
+        painter.setPen(QPen(QColor("#15171a") if on else QColor("#d8b040"), 1.4))
+        painter.drawArc(QRectF(-3.2, -2.6, 6.4, 6.4), 120 * 16, 300 * 16)
+        painter.drawLine(QPointF(0, -4.0), QPointF(0, 0.2))
+
+    def toggle(self) -> bool:
+        return self.document.set_bypass(self.node_item.node_id, not self.bypassed)
+
+    def mousePressEvent(self, event):
+        if event.button() == Qt.LeftButton:
+            self.toggle()
+            event.accept()
+        else:
+            event.ignore()
+
+    def mouseDoubleClickEvent(self, event):
+        event.accept()
+
+
 class FaceBinder(QObject):
     """Gives ordinary nodes their face and, while audio plays, their CPU and latency badges."""
 
@@ -179,6 +227,7 @@ class FaceBinder(QObject):
             self.attach(item)
 
     def attach(self, node_item) -> None:
+        node_item.set_header_control(BypassSwitch(self.document, node_item))
         cls = self.document.node_class(node_item.node_id)
         if cls is None or getattr(cls, "display", "") or node_item.placeholder_reason:
             return

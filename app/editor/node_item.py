@@ -17,6 +17,8 @@ BODY_PAD = 8.0
 TYPE_LINE_H = 16.0
 SUBPATCH_MARK = "⊞"   # DejaVu Sans has it; "⧉" is in no font the environment installs
 SUBPATCH_HEADER = "#2f5d8a"
+BYPASS_HEADER = "#6b5a22"
+HEADER_CONTROL_W = 18.0   # room at the header's right end for the bypass switch
 
 
 def kind_colour(kind: str) -> QColor:
@@ -82,6 +84,9 @@ class NodeItem(QGraphicsObject):
         self.title = title
         self.caption = caption   # an inlet's or outlet's port name, shown beside the type
         self.placeholder_reason = placeholder_reason
+        self.label = node_id       # the name shown: the node's display title, else its id
+        self.bypassed = False      # switched off by the user
+        self.header_control = None  # an item at the header's right end (the bypass switch)
         self.is_subpatch = type_id == SUBPATCH_TYPE and placeholder_reason is None
         self.error: str | None = None
         self.badges: list[str] = []   # short texts in the header (CPU share, latency)
@@ -153,9 +158,38 @@ class NodeItem(QGraphicsObject):
             self.body.setPos(BODY_PAD, self.ports_bottom() + BODY_PAD / 2)
         for port in self.outputs.values():
             port.setPos(w, port.pos().y())
+        if self.header_control is not None:
+            self.header_control.setPos(w - HEADER_CONTROL_W / 2 - 4, HEADER_H / 2)
         for cable in self.cables:
             cable.update_path()
         self.update()
+
+    def set_header_control(self, item) -> None:
+        """Place `item` (about 14 px) at the right end of the header, following the width."""
+        self.header_control = item
+        item.setParentItem(self)
+        self.body_resized()
+
+    def header_inset(self) -> float:
+        return HEADER_CONTROL_W if self.header_control is not None else 0.0
+
+    def title_rect(self) -> QRectF:
+        """Where the node's name is drawn (double-clicking it renames the node)."""
+        return QRectF(0, 0, self.width() - 30 - self.header_inset(), HEADER_H)
+
+    def set_label(self, label: str) -> None:
+        if label != self.label:
+            self.label = label
+            self._update_tooltip()
+            self.update()
+
+    def set_bypassed(self, on: bool) -> None:
+        if bool(on) != self.bypassed:
+            self.bypassed = bool(on)
+            self._update_tooltip()
+            self.update()
+            if self.header_control is not None:
+                self.header_control.update()
 
     def set_badges(self, badges) -> None:
         badges = list(badges)
@@ -175,7 +209,8 @@ class NodeItem(QGraphicsObject):
         painter.setPen(pen)
         painter.setBrush(body)
         painter.drawRoundedRect(QRectF(0, 0, NODE_WIDTH, h), 6, 6)
-        header = "#7a3030" if broken else (SUBPATCH_HEADER if self.is_subpatch else "#44484f")
+        header = "#7a3030" if broken else BYPASS_HEADER if self.bypassed else (
+            SUBPATCH_HEADER if self.is_subpatch else "#44484f")
         painter.setBrush(QColor(header))
         painter.setPen(Qt.NoPen)
         painter.drawRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_H - 1), 5, 5)
@@ -184,8 +219,10 @@ class NodeItem(QGraphicsObject):
         font.setPointSizeF(9)
         font.setBold(True)
         painter.setFont(font)
-        painter.drawText(QRectF(8, 0, NODE_WIDTH - 30, HEADER_H), Qt.AlignVCenter | Qt.AlignLeft,
-                         f"{SUBPATCH_MARK} {self.node_id}" if self.is_subpatch else self.node_id)
+        inset = self.header_inset()
+        name = f"{SUBPATCH_MARK} {self.label}" if self.is_subpatch else self.label
+        painter.drawText(QRectF(8, 0, NODE_WIDTH - 30 - inset, HEADER_H), Qt.AlignVCenter | Qt.AlignLeft,
+                         painter.fontMetrics().elidedText(name, Qt.ElideRight, int(NODE_WIDTH - 30 - inset)))
         font.setBold(False)
         font.setPointSizeF(7.5)
         painter.setFont(font)
@@ -196,6 +233,10 @@ class NodeItem(QGraphicsObject):
             painter.drawText(r, Qt.AlignVCenter | (Qt.AlignRight if port.output else Qt.AlignLeft), port.name)
         painter.setPen(QColor("#909090"))
         type_line = f"{self.type_id} “{self.caption}”" if self.caption is not None else self.type_id
+        if self.label != self.node_id:
+            type_line = f"{self.node_id} · {type_line}"
+        if self.bypassed:
+            type_line = f"bypassed · {type_line}"
         painter.drawText(QRectF(8, HEADER_H + 1, NODE_WIDTH - 16, 12), Qt.AlignLeft,
                          painter.fontMetrics().elidedText(type_line, Qt.ElideRight, int(NODE_WIDTH - 16)))
         note = self.placeholder_reason or self.error
@@ -206,11 +247,11 @@ class NodeItem(QGraphicsObject):
         if self.error and not broken:  # error badge
             painter.setBrush(QColor("#e05050"))
             painter.setPen(Qt.NoPen)
-            painter.drawEllipse(QPointF(NODE_WIDTH - 12, HEADER_H / 2), 7, 7)
+            painter.drawEllipse(QPointF(NODE_WIDTH - 12 - inset, HEADER_H / 2), 7, 7)
             painter.setPen(QColor("#fff"))
-            painter.drawText(QRectF(NODE_WIDTH - 19, 0, 14, HEADER_H), Qt.AlignCenter, "!")
+            painter.drawText(QRectF(NODE_WIDTH - 19 - inset, 0, 14, HEADER_H), Qt.AlignCenter, "!")
         if self.badges:
-            self._paint_badges(painter, NODE_WIDTH - (26 if self.error and not broken else 6))
+            self._paint_badges(painter, NODE_WIDTH - inset - (26 if self.error and not broken else 6))
 
     def _paint_badges(self, painter, right: float) -> None:
         """Badges right-aligned in the header, ending at x = `right`."""
@@ -236,7 +277,10 @@ class NodeItem(QGraphicsObject):
             self.update()
 
     def _update_tooltip(self) -> None:
-        tip = f"{self.node_id} ({self.type_id})"
+        tip = f"{self.label} ({self.type_id})" if self.label == self.node_id else \
+            f"{self.label}: {self.node_id} ({self.type_id})"
+        if self.bypassed:
+            tip += "\nbypassed: passes its input through"
         if self.is_subpatch:
             tip += "\ndouble-click to open"
         if self.badges:
