@@ -505,7 +505,7 @@ class PatchView(QGraphicsView):
             for p in item.ports():
                 p.set_dimmed(False)
         if detached is not None:
-            self._move_cable_end(detached, start, target)
+            self._move_cable_end(detached, start, target, view_pos)
             return
         if target is None and self._node_at(view_pos) is None:
             self.cableDroppedOnCanvas.emit(start, self.mapToScene(view_pos))
@@ -513,9 +513,15 @@ class PatchView(QGraphicsView):
         if target is None or target is start:
             self.status.emit("")
             return
-        self.connect_ports(start, target)
+        self.connect_ports(start, target, at=view_pos)
 
-    def _move_cable_end(self, edge: Edge, src: PortItem, target: PortItem | None) -> None:
+    def refuse(self, text: str, view_pos) -> None:
+        """A refused gesture: `text` in the status bar and as a tooltip where it ended."""
+        from .notices import notice_at
+
+        notice_at(self, view_pos, text, self.status.emit)
+
+    def _move_cable_end(self, edge: Edge, src: PortItem, target: PortItem | None, view_pos=None) -> None:
         """A cable's input end was dragged from its input: onto another input it moves there
         (one undo step); dropped anywhere else the cable is removed."""
         if target is not None and not target.output and (target.node_id, target.name) == (edge.dst, edge.dst_port):
@@ -526,18 +532,25 @@ class PatchView(QGraphicsView):
             self.status.emit(f"disconnected {edge.src}.{edge.src_port} -> {edge.dst}.{edge.dst_port}")
             return
         problem = self.problem(src, target)
-        if problem:
-            self.status.emit(problem)    # the cable stays where it was
+        if problem:                      # the cable stays where it was
+            if view_pos is None:
+                self.status.emit(problem)
+            else:
+                self.refuse(problem, view_pos)
             return
         moved = Edge(src.node_id, src.name, target.node_id, target.name)
         if self.document.execute(Batch([Disconnect(edge), Connect(moved)]),
                                  f"Move cable to {target.node_id}.{target.name}"):
             self.status.emit(f"connected {moved.src}.{moved.src_port} -> {moved.dst}.{moved.dst_port}")
 
-    def connect_ports(self, a: PortItem, b: PortItem) -> bool:
+    def connect_ports(self, a: PortItem, b: PortItem, at=None) -> bool:
+        """Cable ports `a` and `b`; a refusal is shown at view point `at` too, when given."""
         problem = self.problem(a, b)
         if problem:
-            self.status.emit(problem)
+            if at is None:
+                self.status.emit(problem)
+            else:
+                self.refuse(problem, at)
             return False
         s, d = self._endpoints(a, b)
         ok = self.document.connect_ports(s.node_id, s.name, d.node_id, d.name)

@@ -69,7 +69,7 @@ class DropPolicy:
             if is_bundle(path) or is_patch_file(path):
                 self.window.open_path(path)
                 return added
-            node_id = self.add_file_node(path, (x, y))
+            node_id = self.add_file_node(path, (x, y), at_drop=True)
             if node_id:
                 added.append(node_id)
                 y += 90
@@ -103,11 +103,18 @@ class DropPolicy:
         w.status(f"{item.node_id}: {res.name} is now {path.name}")
         return True
 
-    def add_file_node(self, path: Path, pos) -> str | None:
+    def add_file_node(self, path: Path, pos, at_drop: bool = False) -> str | None:
+        """A node that plays or loads `path`, at scene point `pos`. at_drop: the file was
+        dropped there, so a refusal is also shown as a tooltip at that point."""
         w = self.window
         type_id, reason = self.node_type_for_file(path)
         if type_id is None:
-            w.report_error("Cannot add file", reason)
+            if at_drop:     # where the file was let go, not in a dialog
+                from .notices import notice_at_scene
+
+                notice_at_scene(w.view, QPointF(*pos), reason, lambda text: w.status(text, 10000))
+            else:
+                w.report_error("Cannot add file", reason)
             return None
         cls = self.registry.resolve(type_id)
         suffix = path.suffix.lower()

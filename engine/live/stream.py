@@ -25,8 +25,26 @@ class LiveAudioError(NeuropatchError):
 _open_streams = 0   # SoundDeviceStreams open in this process
 
 
+#: the fix for an audio error, by a phrase of its message
+AUDIO_FIXES = {
+    "PortAudio library not found": "install libportaudio2 (sudo apt-get install libportaudio2), "
+                                   "or pick the offline backend in the audio settings",
+}
+
+
+def with_fix(message: str) -> str:
+    """`message` followed by how to fix it, when the error is one we know."""
+    for phrase, fix in AUDIO_FIXES.items():
+        if phrase in message and fix not in message:
+            return f"{message}: {fix}"
+    return message
+
+
 def _sd():
-    import sounddevice as sd  # imported late: PortAudio enumerates host APIs at import
+    try:
+        import sounddevice as sd  # imported late: PortAudio enumerates host APIs at import
+    except OSError as exc:        # sounddevice raises OSError when libportaudio is missing
+        raise OSError(with_fix(str(exc))) from None
 
     if not sd._initialized:   # released earlier (release_portaudio): enumerate again
         sd._initialize()

@@ -86,12 +86,15 @@ def test_dropping_a_patch_file_opens_it(window, tmp_path):
     assert window.doc.graph.same_as(load_patch(src))
 
 
-def test_dropping_a_file_no_installed_node_takes_says_so(window, tmp_path):
+def test_dropping_a_file_no_installed_node_takes_says_so_where_it_was_dropped(window, tmp_path):
+    from PySide6.QtWidgets import QToolTip
+
     ts = tmp_path / "model.xyz"
     ts.write_bytes(b"\0")
     drop_files(window, [ts])
     assert window.doc.graph.nodes == {}
-    assert window.errors and "no installed node type takes .xyz" in window.errors[0]
+    assert "no installed node type takes .xyz" in QToolTip.text()
+    assert "no installed node type takes .xyz" in window.statusBar().currentMessage()
 
 
 def test_torchscript_drop_asks_for_trust_first(window, tmp_path):
