@@ -31,7 +31,8 @@ from ..events import EventBuffer, event_overflows
 from ..lane import check_lanes, close_lanes, set_realtime
 from ..render import finish_nodes
 from ..errors import NeuropatchError
-from ..graph import Batch, ClearParam, Graph, MoveNode, SetParam
+from ..graph import (AddComment, Batch, ClearParam, EditComment, Graph, MoveNode, RemoveComment, SetNodeUi,
+                     SetParam)
 from ..patch import graph_from_dict
 from ..runtime import Runtime, Transition
 from ..parent_death import die_with_parent
@@ -218,7 +219,7 @@ def warm_prepared(schedule: Schedule) -> None:
 
 def _fast_command(command, graph: Graph, registry) -> bool:
     """Edits that need no recompile: params that are not structural (sent to the node,
-    smoothed) and positions. A structural param (``Param.structural``) needs prepare."""
+    smoothed), positions, titles and comments. A structural param (``Param.structural``) needs prepare."""
     if isinstance(command, (SetParam, ClearParam)):
         spec = graph.nodes.get(command.node_id)
         cls = registry.resolve(spec.type) if spec is not None else None
@@ -228,8 +229,8 @@ def _fast_command(command, graph: Graph, registry) -> bool:
             return not cls.param_spec(command.name).structural
         except KeyError:
             return True
-    if isinstance(command, MoveNode):
-        return True
+    if isinstance(command, (MoveNode, SetNodeUi, AddComment, RemoveComment, EditComment)):
+        return True       # the canvas only: positions, titles, comments
     if isinstance(command, Batch):
         return all(_fast_command(c, graph, registry) for c in command.commands)
     return False

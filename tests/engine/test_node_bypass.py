@@ -124,3 +124,25 @@ def test_comments_are_saved_as_a_top_level_list_and_only_when_there_are_some():
                                              "text": "in → out"}]
     again = parse_patch(text)
     assert again.comments == g.comments and dumps_patch(again) == text
+
+
+def test_the_live_engine_bypasses_a_node_when_told_and_titles_cost_no_recompile():
+    from neuropatch.engine.live import EngineClient
+
+    g = chain([("osc", "gen.oscillator", {"freq_hz": 441.0}), ("g", "util.gain", {"gain_db": -40.0}),
+               ("out", "io.audio_out", {})])
+    with EngineClient(mode="thread", backend="offline", block_size=256, in_channels=1,
+                      out_channels=1) as client:
+        client.load(g)
+        client.sync()
+        quiet = client.pump(20)
+        client.apply(SetBypass("g", True))
+        generation = client.sync()
+        client.pump(20)                 # past the crossfade
+        loud = client.pump(20)
+        client.apply(SetNodeUi("g", "title", "Level"))
+        client.apply(AddComment({"id": "c", "pos": [0.0, 0.0], "size": [100.0, 50.0], "text": "hi"}))
+        assert client.sync() == generation + 2
+        assert client.meters()["nodes"] == ["osc", "g", "out"]
+    assert np.max(np.abs(quiet)) < 0.02
+    assert np.max(np.abs(loud)) > 50 * np.max(np.abs(quiet))   # -40 dB gone
