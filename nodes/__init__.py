@@ -16,6 +16,7 @@ FAMILY_MODULES = [
     "latent",
     "vae",
     "synth_poly",
+    "fm",
     "midi_io",
     "midi_controls",
     "gen.node",
