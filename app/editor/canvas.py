@@ -613,6 +613,11 @@ class PatchView(QGraphicsView):
     # ---- keys ---------------------------------------------------------------------------------
 
     def keyPressEvent(self, event):
+        focus = self.patch_scene.focusItem()
+        flags = getattr(focus, "textInteractionFlags", None)
+        if flags is not None and flags() & Qt.TextEditorInteraction:
+            super().keyPressEvent(event)     # typing into a comment: keys are text
+            return
         if event.key() == Qt.Key_Tab:
             pos = self.mapFromGlobal(self.cursor().pos())
             if not self.viewport().rect().contains(pos):

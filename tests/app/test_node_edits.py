@@ -169,7 +169,8 @@ class TestComments:
         window.scene.comment_items[cid].text_item.clearFocus()
         item = window.scene.comment_items[cid]
         action(comment_menu(window, cid), "Edit text").trigger()
-        QTest.keyClicks(window.view.viewport(), " draft")
+        QTest.keyClicks(window.view.viewport(), " drafts")
+        QTest.keyClick(window.view.viewport(), Qt.Key_Backspace)     # a typo, not a deletion
         item.text_item.clearFocus()
         assert window.doc.graph.comments[0]["text"] == "first draft"
         window.doc.undo_stack.undo()
