@@ -24,7 +24,6 @@ from ..spectral.framing import FramedAnalysis
 from .processors import DecoderProcessor, HarmonicProcessor, NoiseProcessor, ReverbProcessor, exponential_ir
 
 SHIPPED_MODEL = shipped_path("ddsp", "violin.safetensors")
-SHIPPED_TIMBRE_MODEL = shipped_path("ddsp", "timbre.safetensors")
 DEFAULT_HOP = 256
 MODEL_RESOURCE = Resource("model", (".safetensors",), "DDSP decoder weights (train-ddsp)", required=True)
 
@@ -291,6 +290,11 @@ class DDSPReverb(Node):
     prepare_does_io = True
 
     @classmethod
+    def contract_setup(cls, tmp_dir):
+        model = random_model(Path(tmp_dir) / "contract_reverb.safetensors", reverb_taps=3000)
+        return {"params": {"source": "model"}, "resources": {"model": str(model)}}
+
+    @classmethod
     def resource_info(cls, name, path):
         return model_info(path)
 
@@ -409,6 +413,24 @@ class DDSPSynth(Node):
             self._reverb.process(y, y, n, db_to_gain(p["reverb_db"]))
 
 
+def random_model(path: Path, z_dims: int = 0, reverb_taps: int = 0) -> Path:
+    """Write a small randomly initialised rnn model (with a timbre encoder when z_dims, a
+    reverb when reverb_taps) for the registry-wide contract tests."""
+    from .model import DDSPModel, expected_shapes, rnn_config, save_model
+    from .timbre import ENCODER_DEFAULTS
+
+    config = rnn_config(48000, DEFAULT_HOP, 8, 5, mlp_units=8, gru_units=8, z_dims=z_dims)
+    if z_dims:
+        config["encoder"] = dict(ENCODER_DEFAULTS, units=8)
+    rng = np.random.default_rng(0)
+    tensors = {name: (0.3 * rng.standard_normal(shape)).astype(np.float32)
+               for name, shape in expected_shapes(config).items()}
+    if reverb_taps:
+        tensors["reverb.ir"] = (0.01 * rng.standard_normal(reverb_taps)).astype(np.float32)
+    save_model(path, DDSPModel(config, tensors))
+    return path
+
+
 class DDSPTimbre(FramedAnalysis):
     """Timbre encoder of a DDSP model trained with ``--timbre``: audio -> latent z frames.
 
@@ -432,7 +454,7 @@ class DDSPTimbre(FramedAnalysis):
 
     @classmethod
     def contract_setup(cls, tmp_dir):
-        return {"resources": {"model": str(SHIPPED_TIMBRE_MODEL)}} if SHIPPED_TIMBRE_MODEL.is_file() else {}
+        return {"resources": {"model": str(random_model(Path(tmp_dir) / "contract_timbre.safetensors", z_dims=4))}}
 
     @classmethod
     def resource_info(cls, name, path):
