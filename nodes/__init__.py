@@ -17,6 +17,7 @@ FAMILY_MODULES = [
     "vae",
     "synth_poly",
     "fm",
+    "ddx7",
     "midi_io",
     "midi_controls",
     "gen.node",

@@ -1,0 +1,158 @@
+"""synth.fm and the DDX7 chain: real-time factors on one thread at 48 kHz, block 256.
+
+Reported, each number from the same run (best of N):
+- synth.fm with 16 voices sounding (algorithm 5, feedback on), events driven, through
+  ``run_node`` (RTF = seconds of compute / seconds of audio);
+- the DDX7 chain as a patch rendered by ``engine.render`` (io.audio_in -> feature.pitch +
+  feature.loudness -> ddx7.decoder -> synth.fm -> out), long render minus short render
+  so that preparation and warm-up are excluded, minus a passthrough patch;
+- the decoder alone: the numba TCN over the frames of the same duration, and the torch
+  model stepped one frame at a time with cached convolution inputs (one thread).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 \\
+        python bench/fm.py [--model assets/ddx7/violin.safetensors]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from neuropatch.engine import render
+from neuropatch.engine.events import note_on
+from neuropatch.engine.patch import graph_from_dict
+from neuropatch.engine.testing import FramesIn, run_node
+from neuropatch.nodes.ddx7.model import load_model
+from neuropatch.nodes.ddx7.node import SHIPPED_MODEL, DDX7Decoder
+from neuropatch.nodes.fm.node import FMSynth
+
+SR = 48000
+BLOCK = 256
+
+
+def test_audio(seconds: float) -> np.ndarray:
+    """float32 [1, samples]: a gliding harmonic tone with vibrato and a moving level."""
+    t = np.arange(int(SR * seconds)) / SR
+    f = 330.0 * 2 ** (0.5 * np.sin(2 * np.pi * 0.1 * t) + 0.01 * np.sin(2 * np.pi * 5.5 * t))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    env = 0.5 + 0.4 * np.sin(2 * np.pi * 0.3 * t)
+    return (env * (0.3 * np.sin(phase) + 0.1 * np.sin(2 * phase))).astype(np.float32)[None]
+
+
+def synth_rtf(seconds: float, voices: int, repeats: int) -> float:
+    node = FMSynth()
+    for k, v in dict(voices=voices, algorithm=5, level_2=1.5, level_3=0.5, level_4=2.0, level_5=0.5, level_6=1.0,
+                     feedback=0.7, sustain=1.0, release_ms=50.0).items():
+        node.set_param(k, v)
+    events = [note_on(k, 48 + k, 100) for k in range(voices)]
+    run_node(node, {"events": events}, SR, BLOCK, n_samples=SR // 10)     # compile
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_node(node, {"events": events}, SR, BLOCK, n_samples=int(seconds * SR))
+        best = min(best, time.perf_counter() - t0)
+    return best / seconds
+
+
+def chain_patch(model_path: str, config: dict) -> dict:
+    features = config.get("features") or {"n_fft": 1024, "hop": 256, "fmin": 95.0}
+    fm = {"algorithm": config["algorithm"], **{f"ratio_{k}": r for k, r in enumerate(config["ratios"], 1)}}
+    node = lambda i, t, **kw: {"id": i, "type": t, **kw}  # noqa: E731
+    edge = lambda a, b: {"from": list(a), "to": list(b)}  # noqa: E731
+    return {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
+            "nodes": [node("in", "io.audio_in"),
+                      node("pitch", "feature.pitch", params={"frame_length": features["n_fft"],
+                                                             "hop": features["hop"], "fmin": features["fmin"]}),
+                      node("loud", "feature.loudness", params={"n_fft": features["n_fft"], "hop": features["hop"]}),
+                      node("dec", "ddx7.decoder", resources={"model": {"path": model_path}}),
+                      node("fm", "synth.fm", params=fm), node("out", "io.audio_out")],
+            "edges": [edge(("in", "out"), ("pitch", "in")), edge(("in", "out"), ("loud", "in")),
+                      edge(("pitch", "out"), ("dec", "f0")), edge(("loud", "out"), ("dec", "loudness")),
+                      edge(("dec", "f0"), ("fm", "f0")), edge(("dec", "levels"), ("fm", "levels")),
+                      edge(("fm", "out"), ("out", "in"))]}
+
+
+PASSTHROUGH = {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
+               "nodes": [{"id": "in", "type": "io.audio_in"}, {"id": "out", "type": "io.audio_out"}],
+               "edges": [{"from": ["in", "out"], "to": ["out", "in"]}]}
+
+
+def render_seconds(patch: dict, x: np.ndarray) -> tuple:
+    graph = graph_from_dict(patch)
+    t0 = time.perf_counter()
+    _, sched = render(graph, x, compensate_latency=False)
+    return time.perf_counter() - t0, sched.latency_samples
+
+
+def per_render_rtf(patch: dict, long_x, short_x, repeats: int) -> tuple:
+    best = float("inf")
+    latency = 0
+    for _ in range(repeats):
+        t_long, latency = render_seconds(patch, long_x)
+        t_short, _ = render_seconds(patch, short_x)
+        best = min(best, (t_long - t_short) / ((long_x.shape[1] - short_x.shape[1]) / SR))
+    return best, latency
+
+
+def decoder_costs(model_path: str, seconds: float, repeats: int) -> tuple:
+    """(numba decoder RTF, torch-per-frame decoder RTF) over the frames of `seconds` of audio."""
+    import torch
+
+    from neuropatch.nodes.ddx7.torch_model import StreamingDecoder, build_decoder
+
+    torch.set_num_threads(1)
+    model = load_model(model_path)
+    hop = int(model.config["hop"])
+    n = int(seconds * SR / hop)
+    rng = np.random.default_rng(1)
+    f0 = rng.uniform(150, 800, n).astype(np.float32)
+    db = rng.uniform(-60, -10, n).astype(np.float32)
+    ins = {"f0": FramesIn(f0.reshape(n, 1, 1), hop), "loudness": FramesIn(db.reshape(n, 1, 1), hop)}
+    node = DDX7Decoder()
+    node.set_resource("model", model_path)
+    numba_best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_node(node, ins, SR, BLOCK, n_samples=n * hop)
+        numba_best = min(numba_best, time.perf_counter() - t0)
+    decoder = build_decoder(model.config)
+    decoder.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.tensors.items()})
+    torch_best = float("inf")
+    with torch.inference_mode():
+        for _ in range(repeats):
+            stream = StreamingDecoder(decoder, model.config)
+            t0 = time.perf_counter()
+            for i in range(n):
+                stream.step(float(f0[i]), float(db[i]))
+            torch_best = min(torch_best, time.perf_counter() - t0)
+    return numba_best / seconds, torch_best / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(SHIPPED_MODEL))
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--voices", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    model = load_model(args.model)
+    synth = synth_rtf(min(args.seconds, 10.0), args.voices, args.repeats)
+    long_x, short_x = test_audio(args.seconds), test_audio(2.0)
+    patch = chain_patch(args.model, model.config)
+    render_seconds(patch, short_x)   # compile and cache kernels first
+    chain, latency = per_render_rtf(patch, long_x, short_x, args.repeats)
+    passthrough, _ = per_render_rtf(PASSTHROUGH, long_x, short_x, args.repeats)
+    numba_dec, torch_dec = decoder_costs(args.model, min(args.seconds, 10.0), args.repeats)
+    cfg = model.config
+    print(f"synth.fm, {args.voices} voices sounding: RTF {synth:.4f}")
+    print(f"model {args.model}: TCN {cfg['blocks']} x {cfg['channels']} ({model.parameters} parameters), "
+          f"algorithm {cfg['algorithm']}, hop {cfg['hop']}")
+    print(f"DDX7 chain RTF {chain:.4f}  (passthrough {passthrough:.4f}, chain's own {chain - passthrough:.4f}); "
+          f"reported latency {latency} samples = {1000 * latency / SR:.1f} ms")
+    print(f"decoder alone: numba {numba_dec:.4f} RTF, torch per frame {torch_dec:.4f} RTF "
+          f"({torch_dec / numba_dec:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""numba kernels of the DDX7 decoder: the causal dilated TCN stepped one frame at a time.
+
+Each convolution keeps the last (K - 1) * dilation + 1 inputs it saw in a ring (zero
+after reset, which is what the torch model's left zero-padding gives at the start of a
+sequence), so frame-by-frame streaming equals the whole-sequence convolution.
+
+theta: float64 [P], the tensors of :func:`..model.tensor_order` with convolution weights as
+[K, C_out, C_in]; dims: int64 [3] = (blocks, channels, kernel_size); hist: float64
+[hist_size(dims)] rings; pos: int64 [2 * blocks] ring write positions.
+"""
+from __future__ import annotations
+
+import math
+
+from neuropatch.engine.jit import njit
+
+N_INPUTS = 2
+N_OPERATORS = 6
+
+
+def hist_size(blocks: int, channels: int, kernel_size: int) -> int:
+    """Length of the ring buffer array for a TCN of this shape."""
+    total = 0
+    for b in range(blocks):
+        rows = (kernel_size - 1) * 2 ** b + 1
+        total += rows * ((N_INPUTS if b == 0 else channels) + channels)
+    return total
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def causal_conv_step(theta, c, x, c_in, c_out, k_size, dilation, hist, h0, pos, slot, y):
+    """One output frame of a causal dilated convolution: push x [c_in] into its ring
+    (hist[h0:], (K - 1) * dilation + 1 rows of c_in, write row pos[slot]) and write
+    y[:c_out] = b + sum_k W[k] x[t - (K - 1 - k) * dilation]. Returns the cursor after b."""
+    rows = (k_size - 1) * dilation + 1
+    w = pos[slot]
+    base = h0 + w * c_in
+    for i in range(c_in):
+        hist[base + i] = x[i]
+    bias = c + k_size * c_out * c_in
+    for o in range(c_out):
+        y[o] = theta[bias + o]
+    for k in range(k_size):
+        r = w - (k_size - 1 - k) * dilation
+        if r < 0:
+            r += rows
+        row = h0 + r * c_in
+        for o in range(c_out):
+            wrow = c + (k * c_out + o) * c_in
+            acc = 0.0
+            for i in range(c_in):
+                acc += theta[wrow + i] * hist[row + i]
+            y[o] += acc
+    pos[slot] = (w + 1) % rows
+    return bias + c_out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def tcn_frame(theta, dims, hist, pos, f0_hz, loudness_db, max_level, x, h, y, levels):
+    """One frame of the decoder: levels [6] = max_level * sigmoid(TCN(scaled f0, loudness)).
+
+    f0_hz > 0; x, h, y: float64 [max(channels, 2)] scratch."""
+    blocks, ch, k_size = dims[0], dims[1], dims[2]
+    midi = 69.0 + 12.0 * math.log2(max(f0_hz, 20.0) / 440.0)
+    x[0] = midi / 127.0
+    x[1] = loudness_db / 80.0 + 1.0
+    c = 0
+    h0 = 0
+    c_in = N_INPUTS
+    for b in range(blocks):
+        last = b == blocks - 1
+        c_out = N_OPERATORS if last else ch
+        dilation = 1 << b
+        rows = (k_size - 1) * dilation + 1
+        c = causal_conv_step(theta, c, x, c_in, ch, k_size, dilation, hist, h0, pos, 2 * b, h)
+        h0 += rows * c_in
+        for i in range(ch):
+            if h[i] < 0.0:
+                h[i] = 0.0
+        c = causal_conv_step(theta, c, h, ch, c_out, k_size, dilation, hist, h0, pos, 2 * b + 1, y)
+        h0 += rows * ch
+        if not last:
+            for o in range(c_out):
+                if y[o] < 0.0:
+                    y[o] = 0.0
+        if c_in != c_out:       # 1x1 convolution on the residual path
+            bias = c + c_out * c_in
+            for o in range(c_out):
+                acc = theta[bias + o]
+                for i in range(c_in):
+                    acc += theta[c + o * c_in + i] * x[i]
+                y[o] += acc
+            c = bias + c_out
+        else:
+            for o in range(c_out):
+                y[o] += x[o]
+        for o in range(c_out):
+            x[o] = y[o]
+        c_in = c_out
+    for o in range(N_OPERATORS):
+        levels[o] = max_level / (1.0 + math.exp(-x[o]))
+
+
+@njit(cache=True)
+def push_frames(queue, qstate, q, frames, count):
+    """Queue ``count`` frames (float32 [>= count, 1, 1]) on row q of queue float64 [2, cap]
+    (qstate int64 [2, 3] = read, write, count); a full queue drops its oldest."""
+    cap = queue.shape[1]
+    for k in range(count):
+        if qstate[q, 2] == cap:
+            qstate[q, 0] = (qstate[q, 0] + 1) % cap
+            qstate[q, 2] -= 1
+        queue[q, qstate[q, 1]] = frames[k, 0, 0]
+        qstate[q, 1] = (qstate[q, 1] + 1) % cap
+        qstate[q, 2] += 1
+
+
+@njit(cache=True)
+def decode_block(queue, qstate, held_f0, theta, dims, hist, pos, max_level, f0_ratio, loud_offset_db, x, h, y,
+                 levels, out_f0, out_levels):
+    """Decode every queued (f0, loudness) pair; returns the frames written to out_f0
+    (float32 [max_frames, 1, 1] Hz: held, times f0_ratio) and out_levels ([max_frames, 1, 6]).
+    Unvoiced frames (f0 <= 0) hold the last voiced f0 (the first voiced one is awaited
+    at 0 Hz: the network sees 20 Hz)."""
+    cap = queue.shape[1]
+    made = 0
+    while qstate[0, 2] > 0 and qstate[1, 2] > 0 and made < out_f0.shape[0]:
+        f = queue[0, qstate[0, 0]]
+        ld = queue[1, qstate[1, 0]]
+        for q in range(2):
+            qstate[q, 0] = (qstate[q, 0] + 1) % cap
+            qstate[q, 2] -= 1
+        if f > 0.0:
+            held_f0[0] = f
+        hz = held_f0[0] * f0_ratio
+        tcn_frame(theta, dims, hist, pos, hz, ld + loud_offset_db, max_level, x, h, y, levels)
+        out_f0[made, 0, 0] = hz
+        for o in range(N_OPERATORS):
+            out_levels[made, 0, o] = levels[o]
+        made += 1
+    return made
