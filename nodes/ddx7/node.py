@@ -56,7 +56,8 @@ class DDX7Decoder(Node):
            "frames to the six operator levels of synth.fm (set its algorithm and ratios to the model's).")
     inputs = [Port("f0", "frames", 1, doc="f0 in Hz per frame (feature.pitch 'out'; 0 = unvoiced)"),
               Port("loudness", "frames", 1, doc="loudness in dB per frame (feature.loudness 'out')")]
-    outputs = [Port("f0", "frames", 1), Port("levels", "frames", 1)]
+    outputs = [Port("f0", "frames", 1, doc="f0 in Hz per frame (held over unvoiced frames, pitch shift applied)"),
+               Port("levels", "frames", 1, doc="six operator levels per frame (synth.fm 'levels')")]
     params = [
         Param("pitch_shift_semitones", -24.0, 24.0, 0.0, unit="st", primary=True),
         Param("loudness_offset_db", -40.0, 40.0, 0.0, unit="dB", primary=True,

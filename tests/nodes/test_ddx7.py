@@ -167,3 +167,21 @@ class TestTraining:
         ins = {"f0": FramesIn(levels["f0"], HOP), "levels": FramesIn(levels["levels"], HOP)}
         y = run_node(synth, ins, SR, 256, n_samples=60 * HOP)["out"]
         assert np.all(np.isfinite(y)) and np.sqrt(np.mean(y ** 2)) > 1e-3
+
+
+def test_the_example_patch_plays_the_shipped_model_with_its_synth_and_features():
+    from pathlib import Path
+
+    from neuropatch.nodes.ddx7.node import SHIPPED_MODEL
+
+    patch = json.loads((Path(__file__).resolve().parents[2] / "patches" / "fm_resynthesis.json").read_text())
+    nodes = {n["type"]: n for n in patch["nodes"]}
+    cfg = load_model(SHIPPED_MODEL).config
+    fm = nodes["synth.fm"]["params"]
+    assert fm["algorithm"] == cfg["algorithm"] and fm["feedback"] == cfg["feedback"]
+    assert [fm[f"ratio_{k}"] * 2 ** (fm[f"detune_{k}"] / 1200) for k in range(1, 7)] == cfg["ratios"]
+    pitch, loud = nodes["feature.pitch"]["params"], nodes["feature.loudness"]["params"]
+    feats = cfg["features"]
+    assert (pitch["frame_length"], pitch["hop"], pitch["fmin"], pitch["fmax"], pitch["threshold"]) == \
+        (feats["n_fft"], feats["hop"], feats["fmin"], feats["fmax"], feats["threshold"])
+    assert (loud["n_fft"], loud["hop"]) == (feats["n_fft"], feats["hop"])
