@@ -1,6 +1,7 @@
 """Render the DDSP instruments' training audio with fluidsynth (run from the repository root):
 
     python assets/make_ddsp_assets.py                 # -> build/ddsp_data/<instrument>/train.wav
+    python assets/make_ddsp_assets.py demo            # -> midi/violin_melody.mid, ddsp/flute_phrase.flac
     neuropatch train-ddsp build/ddsp_data/violin -o assets/ddsp/violin.safetensors --reverb
     (the same for flute and trumpet; the exact commands are in assets/README.md)
 
@@ -157,7 +158,25 @@ def heldout_clip(name: str, seconds: float = 8.0) -> np.ndarray:
     return render(inst, phrases, seed=99)[: int(seconds * SR)]
 
 
+HERE = Path(__file__).resolve().parent
+
+
+def demo_files() -> None:
+    """Small files the DDSP example patches play: ``midi/violin_melody.mid`` (a chorale's
+    soprano line for patches/midi_violin.json) and ``ddsp/flute_phrase.flac`` (a held-out
+    flute phrase whose timbre patches/timbre_morph.json morphs towards)."""
+    inst = INSTRUMENTS["violin"]
+    notes = fit_range(chorale_notes("bach/bwv86.6"), inst)
+    write_midi(HERE / "midi" / "violin_melody.mid", Instrument("violin", 40, inst.low, inst.high, (), ""),
+               [notes], np.random.default_rng(5))
+    sf.write(HERE / "ddsp" / "flute_phrase.flac", heldout_clip("flute", seconds=6.0), SR, subtype="PCM_16")
+    print("wrote assets/midi/violin_melody.mid and assets/ddsp/flute_phrase.flac")
+
+
 def main(names=None) -> None:
+    if names == ["demo"]:
+        demo_files()
+        return
     for name in names or INSTRUMENTS:
         inst = INSTRUMENTS[name]
         folder = OUT / name

@@ -38,6 +38,9 @@ def model_info(path) -> dict:
     info = {"model": str(cfg.get("name", Path(path).stem)), "decoder": model.arch.upper(),
             "rate": f"{cfg['sample_rate']} Hz", "hop": str(cfg["hop"]), "harmonics": str(cfg["n_harmonics"]),
             "noise bands": str(cfg["n_bands"])}
+    trained = (cfg.get("features") or {}).get("loudness_voiced_db")
+    if trained:
+        info["trained loudness"] = f"{trained[0]:.0f} .. {trained[-1]:.0f} dB (median {trained[1]:.0f})"
     if model.reverb_ir is not None:
         info["reverb"] = f"learned, {model.reverb_ir.shape[0] / cfg['sample_rate']:.2f} s"
     quality = (cfg.get("training") or {}).get("quality")

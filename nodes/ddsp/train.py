@@ -119,6 +119,20 @@ def load_recordings(source, sample_rate: int, features: dict = FEATURES, progres
     return recs
 
 
+def loudness_range(recs: list) -> list:
+    """[5th, 50th, 95th] percentile of the loudness (dB) of voiced frames: where the model
+    was trained, so users can set midi.to_controls or a loudness offset to match."""
+    voiced = np.concatenate([r.db[np.asarray(compute_voiced(r), bool)] for r in recs]) if recs else np.zeros(0)
+    if voiced.size == 0:
+        return []
+    return [round(float(v), 1) for v in np.percentile(voiced, [5, 50, 95])]
+
+
+def compute_voiced(rec) -> np.ndarray:
+    """Frames above the recording's silence: loudness within 40 dB of its 99th percentile."""
+    return rec.db > np.percentile(rec.db, 99) - 40.0
+
+
 def segments(recs: list, segment_frames: int, hop: int, n_fft: int) -> tuple:
     """(train, held-out) lists of (recording index, first frame); every HELDOUT_EVERY-th
     segment of each recording is held out."""
@@ -325,7 +339,7 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
             config["encoder"] = dict(ENCODER_DEFAULTS, n_fft=n_fft)
     else:
         config = default_config(sample_rate, hop, n_harmonics, n_bands, hidden)
-    config.update({"name": name, "features": dict(features)})
+    config.update({"name": name, "features": dict(features, loudness_voiced_db=loudness_range(recs))})
     decoder = build_decoder(config)
     modules = {"decoder": decoder}
     encoder = None
