@@ -67,6 +67,17 @@ class TestDecoder:
         np.testing.assert_allclose(out["levels"][:, 0, :], expected, atol=1e-5, rtol=0)
         np.testing.assert_allclose(out["f0"][:, 0, 0], f0, rtol=1e-6)
 
+    def test_the_torch_model_stepped_per_frame_equals_the_whole_sequence(self, tmp_path):
+        from neuropatch.nodes.ddx7.torch_model import StreamingDecoder
+
+        _, decoder, config = random_model(tmp_path, blocks=3, channels=16, seed=5)
+        f0, loud = features(60, seed=6)
+        with torch.no_grad():
+            expected = decoder(torch.from_numpy(f0)[None], torch.from_numpy(loud)[None])[0].numpy()
+            stream = StreamingDecoder(decoder, config)
+            stepped = np.stack([stream.step(float(a), float(b)).numpy() for a, b in zip(f0, loud)])
+        np.testing.assert_allclose(stepped, expected, atol=1e-5, rtol=0)
+
     def test_unvoiced_frames_hold_the_last_voiced_f0(self, tmp_path):
         path, decoder, _ = random_model(tmp_path, blocks=2, channels=8)
         f0, loud = features(40)
