@@ -99,6 +99,7 @@ def save_model(path, model: DDX7Model) -> None:
     tensors = {k: np.ascontiguousarray(model.tensors[k], np.float32) for k, _ in tensor_order(model.config)}
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"config": json.dumps(model.config)})
+    tmp.chmod(0o644)    # the writer creates it private; a model is meant to be shared
     tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(model.config, indent=2) + "\n")
 
