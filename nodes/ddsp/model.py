@@ -159,6 +159,7 @@ def save_model(path, model: DDSPModel) -> None:
     tensors = {k: np.ascontiguousarray(model.tensors[k], np.float32) for k in names}
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"config": json.dumps(model.config)})
+    tmp.chmod(0o644)
     tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(model.config, indent=2) + "\n")
 
