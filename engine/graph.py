@@ -217,6 +217,14 @@ class Disconnect(Command):
 _MISSING = object()
 
 
+def _node_spec(graph, node_id: str):
+    """The spec of node ``node_id``; GraphError when the graph has none."""
+    spec = graph.nodes.get(node_id)
+    if spec is None:
+        raise GraphError(f"no node {node_id!r}")
+    return spec
+
+
 @dataclass
 class SetParam(Command):
     node_id: str
@@ -224,9 +232,7 @@ class SetParam(Command):
     value: object
 
     def apply(self, graph):
-        spec = graph.nodes.get(self.node_id)
-        if spec is None:
-            raise GraphError(f"no node {self.node_id!r}")
+        spec = _node_spec(graph, self.node_id)
         old = spec.params.get(self.name, _MISSING)
         spec.params[self.name] = self.value
         if old is _MISSING:
@@ -242,9 +248,7 @@ class ClearParam(Command):
     name: str
 
     def apply(self, graph):
-        spec = graph.nodes.get(self.node_id)
-        if spec is None:
-            raise GraphError(f"no node {self.node_id!r}")
+        spec = _node_spec(graph, self.node_id)
         if self.name not in spec.params:
             return Batch([])
         old = spec.params.pop(self.name)
@@ -258,9 +262,7 @@ class SetResource(Command):
     resource: dict | None  # {"path": ..., "sha256": ...} or None to clear
 
     def apply(self, graph):
-        spec = graph.nodes.get(self.node_id)
-        if spec is None:
-            raise GraphError(f"no node {self.node_id!r}")
+        spec = _node_spec(graph, self.node_id)
         old = spec.resources.get(self.name)
         if self.resource is None:
             spec.resources.pop(self.name, None)
@@ -275,9 +277,7 @@ class MoveNode(Command):
     pos: tuple
 
     def apply(self, graph):
-        spec = graph.nodes.get(self.node_id)
-        if spec is None:
-            raise GraphError(f"no node {self.node_id!r}")
+        spec = _node_spec(graph, self.node_id)
         old = tuple(spec.ui.get("pos", (0.0, 0.0)))
         spec.ui["pos"] = [float(self.pos[0]), float(self.pos[1])]
         return MoveNode(self.node_id, old)
@@ -291,9 +291,7 @@ class SetBypass(Command):
     on: bool
 
     def apply(self, graph):
-        spec = graph.nodes.get(self.node_id)
-        if spec is None:
-            raise GraphError(f"no node {self.node_id!r}")
+        spec = _node_spec(graph, self.node_id)
         old = spec.bypass
         spec.bypass = bool(self.on)
         if spec.raw is not None:       # a placeholder saves its JSON verbatim
@@ -313,9 +311,7 @@ class SetNodeUi(Command):
     value: object
 
     def apply(self, graph):
-        spec = graph.nodes.get(self.node_id)
-        if spec is None:
-            raise GraphError(f"no node {self.node_id!r}")
+        spec = _node_spec(graph, self.node_id)
         if self.key == "pos":
             raise GraphError("positions change through MoveNode")
         old = copy.deepcopy(spec.ui.get(self.key))
