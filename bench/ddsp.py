@@ -20,39 +20,23 @@ Reported per run (best of N, each number from the same run):
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
-from neuropatch.engine import render
-from neuropatch.engine.patch import graph_from_dict
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench._render_timing import (BLOCK, PASSTHROUGH, SR, edge, feature_nodes, node,  # noqa: E402
+                                  per_render_rtf, render_seconds, test_audio)
 from neuropatch.engine.testing import FramesIn, run_node
 from neuropatch.nodes.ddsp.model import load_model
 from neuropatch.nodes.ddsp.node import SHIPPED_MODEL, DDSPDecoder
 
-SR = 48000
-BLOCK = 256
-
-
-def test_audio(seconds: float) -> np.ndarray:
-    """float32 [1, samples]: a gliding harmonic tone with vibrato plus a little noise."""
-    rng = np.random.default_rng(0)
-    t = np.arange(int(SR * seconds)) / SR
-    f = 330.0 * 2 ** (0.5 * np.sin(2 * np.pi * 0.1 * t) + 0.01 * np.sin(2 * np.pi * 5.5 * t))
-    phase = 2 * np.pi * np.cumsum(f) / SR
-    env = 0.5 + 0.4 * np.sin(2 * np.pi * 0.3 * t)
-    x = env * (0.3 * np.sin(phase) + 0.1 * np.sin(2 * phase)) + 0.01 * rng.standard_normal(t.size)
-    return x.astype(np.float32)[None]
-
-
 def chain_patch(model_path: str, features: dict) -> dict:
-    node = lambda i, t, **kw: {"id": i, "type": t, **kw}  # noqa: E731
-    edge = lambda a, b: {"from": list(a), "to": list(b)}  # noqa: E731
     return {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
             "nodes": [node("in", "io.audio_in"),
-                      node("pitch", "feature.pitch", params={"frame_length": features["n_fft"],
-                                                             "hop": features["hop"], "fmin": features["fmin"]}),
-                      node("loud", "feature.loudness", params={"n_fft": features["n_fft"], "hop": features["hop"]}),
+                      *feature_nodes(features),
                       node("dec", "ddsp.decoder", resources={"model": {"path": model_path}}),
                       node("harm", "ddsp.harmonic"), node("noise", "ddsp.noise"), node("mix", "util.mix"),
                       node("rev", "ddsp.reverb", params={"source": "model"}, resources={"model": {"path": model_path}}),
@@ -63,28 +47,6 @@ def chain_patch(model_path: str, features: dict) -> dict:
                       edge(("dec", "harmonics"), ("harm", "harmonics")), edge(("dec", "noise"), ("noise", "magnitudes")),
                       edge(("harm", "out"), ("mix", "in1")), edge(("noise", "out"), ("mix", "in2")),
                       edge(("mix", "out"), ("rev", "in")), edge(("rev", "out"), ("out", "in"))]}
-
-
-PASSTHROUGH = {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
-               "nodes": [{"id": "in", "type": "io.audio_in"}, {"id": "out", "type": "io.audio_out"}],
-               "edges": [{"from": ["in", "out"], "to": ["out", "in"]}]}
-
-
-def render_seconds(patch: dict, x: np.ndarray) -> tuple:
-    graph = graph_from_dict(patch)
-    t0 = time.perf_counter()
-    _, sched = render(graph, x, compensate_latency=False)
-    return time.perf_counter() - t0, sched.latency_samples
-
-
-def per_render_rtf(patch: dict, long_x, short_x, repeats: int) -> tuple:
-    best = float("inf")
-    latency = 0
-    for _ in range(repeats):
-        t_long, latency = render_seconds(patch, long_x)
-        t_short, _ = render_seconds(patch, short_x)
-        best = min(best, (t_long - t_short) / ((long_x.shape[1] - short_x.shape[1]) / SR))
-    return best, latency
 
 
 def decoder_costs(model_path: str, features: dict, seconds: float, repeats: int) -> tuple:
@@ -153,7 +115,7 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(args.model)
     features = model.config.get("features") or {"n_fft": 1024, "hop": 256, "fmin": 95.0}
-    long_x, short_x = test_audio(args.seconds), test_audio(2.0)
+    long_x, short_x = test_audio(args.seconds, noise=0.01), test_audio(2.0, noise=0.01)
     render_seconds(chain_patch(args.model, features), short_x)   # compile and cache kernels first
     chain, latency = per_render_rtf(chain_patch(args.model, features), long_x, short_x, args.repeats)
     passthrough, _ = per_render_rtf(PASSTHROUGH, long_x, short_x, args.repeats)

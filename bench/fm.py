@@ -15,30 +15,20 @@ Reported, each number from the same run (best of N):
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
-from neuropatch.engine import render
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench._render_timing import (BLOCK, PASSTHROUGH, SR, edge, feature_nodes, node,  # noqa: E402
+                                  per_render_rtf, render_seconds, test_audio)
 from neuropatch.engine.events import note_on
-from neuropatch.engine.patch import graph_from_dict
 from neuropatch.engine.testing import FramesIn, run_node
 from neuropatch.nodes.ddx7.model import load_model
 from neuropatch.nodes.ddx7.node import SHIPPED_MODEL, DDX7Decoder
 from neuropatch.nodes.fm.node import FMSynth
-
-SR = 48000
-BLOCK = 256
-
-
-def test_audio(seconds: float) -> np.ndarray:
-    """float32 [1, samples]: a gliding harmonic tone with vibrato and a moving level."""
-    t = np.arange(int(SR * seconds)) / SR
-    f = 330.0 * 2 ** (0.5 * np.sin(2 * np.pi * 0.1 * t) + 0.01 * np.sin(2 * np.pi * 5.5 * t))
-    phase = 2 * np.pi * np.cumsum(f) / SR
-    env = 0.5 + 0.4 * np.sin(2 * np.pi * 0.3 * t)
-    return (env * (0.3 * np.sin(phase) + 0.1 * np.sin(2 * phase))).astype(np.float32)[None]
-
 
 def synth_rtf(seconds: float, voices: int, repeats: int) -> float:
     node = FMSynth()
@@ -58,41 +48,15 @@ def synth_rtf(seconds: float, voices: int, repeats: int) -> float:
 def chain_patch(model_path: str, config: dict) -> dict:
     features = config.get("features") or {"n_fft": 1024, "hop": 256, "fmin": 95.0}
     fm = {"algorithm": config["algorithm"], **{f"ratio_{k}": r for k, r in enumerate(config["ratios"], 1)}}
-    node = lambda i, t, **kw: {"id": i, "type": t, **kw}  # noqa: E731
-    edge = lambda a, b: {"from": list(a), "to": list(b)}  # noqa: E731
     return {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
             "nodes": [node("in", "io.audio_in"),
-                      node("pitch", "feature.pitch", params={"frame_length": features["n_fft"],
-                                                             "hop": features["hop"], "fmin": features["fmin"]}),
-                      node("loud", "feature.loudness", params={"n_fft": features["n_fft"], "hop": features["hop"]}),
+                      *feature_nodes(features),
                       node("dec", "ddx7.decoder", resources={"model": {"path": model_path}}),
                       node("fm", "synth.fm", params=fm), node("out", "io.audio_out")],
             "edges": [edge(("in", "out"), ("pitch", "in")), edge(("in", "out"), ("loud", "in")),
                       edge(("pitch", "out"), ("dec", "f0")), edge(("loud", "out"), ("dec", "loudness")),
                       edge(("dec", "f0"), ("fm", "f0")), edge(("dec", "levels"), ("fm", "levels")),
                       edge(("fm", "out"), ("out", "in"))]}
-
-
-PASSTHROUGH = {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
-               "nodes": [{"id": "in", "type": "io.audio_in"}, {"id": "out", "type": "io.audio_out"}],
-               "edges": [{"from": ["in", "out"], "to": ["out", "in"]}]}
-
-
-def render_seconds(patch: dict, x: np.ndarray) -> tuple:
-    graph = graph_from_dict(patch)
-    t0 = time.perf_counter()
-    _, sched = render(graph, x, compensate_latency=False)
-    return time.perf_counter() - t0, sched.latency_samples
-
-
-def per_render_rtf(patch: dict, long_x, short_x, repeats: int) -> tuple:
-    best = float("inf")
-    latency = 0
-    for _ in range(repeats):
-        t_long, latency = render_seconds(patch, long_x)
-        t_short, _ = render_seconds(patch, short_x)
-        best = min(best, (t_long - t_short) / ((long_x.shape[1] - short_x.shape[1]) / SR))
-    return best, latency
 
 
 def decoder_costs(model_path: str, seconds: float, repeats: int) -> tuple:
