@@ -20,13 +20,13 @@ free-form ``name`` / ``features`` (the pitch/loudness settings it was trained wi
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from neuropatch.engine.errors import ModelFormatError, ResourceError
+from neuropatch.engine.errors import ModelFormatError
+from neuropatch.nodes.dsp.model_file import checked_tensors, read_model_file, require_keys, write_model_file
 
 FORMAT = "neuropatch.ddsp"
 MLP_TENSORS = ("l1.weight", "l1.bias", "l2.weight", "l2.bias", "out.weight", "out.bias")
@@ -149,19 +149,10 @@ def expected_shapes(config: dict) -> dict:
 
 def save_model(path, model: DDSPModel) -> None:
     """Write ``model`` to ``path`` (.safetensors, config in metadata, plus a .json beside it)."""
-    from safetensors.numpy import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = list(expected_shapes(model.config))
     if model.reverb_ir is not None:
         names.append("reverb.ir")
-    tensors = {k: np.ascontiguousarray(model.tensors[k], np.float32) for k in names}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"config": json.dumps(model.config)})
-    tmp.chmod(0o644)
-    tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(model.config, indent=2) + "\n")
+    write_model_file(path, {k: model.tensors[k] for k in names}, model.config)
 
 
 def _required(config: dict) -> tuple:
@@ -173,43 +164,11 @@ def _required(config: dict) -> tuple:
 
 def load_model(path) -> DDSPModel:
     """Read and validate a DDSP .safetensors file; raises ResourceError / ModelFormatError."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ResourceError(f"DDSP model not found: {path}")
-    try:
-        with safe_open(str(path), framework="np") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise ModelFormatError(f"{path.name}: not a safetensors file ({exc})") from exc
-    if "config" in meta:
-        raw = meta["config"]
-    elif path.with_suffix(".json").is_file():
-        raw = path.with_suffix(".json").read_text()
-    else:
-        raise ModelFormatError(f"{path.name}: no config (metadata 'config' or {path.with_suffix('.json').name})")
-    try:
-        config = json.loads(raw)
-    except ValueError as exc:
-        raise ModelFormatError(f"{path.name}: config is not JSON ({exc})") from exc
-    if config.get("format") != FORMAT:
-        raise ModelFormatError(f"{path.name}: config.format: expected {FORMAT!r}, got {config.get('format')!r}")
+    config, tensors = read_model_file(path, "DDSP", FORMAT)
     if config.get("arch", "mlp") not in ("mlp", "rnn"):
-        raise ModelFormatError(f"{path.name}: config.arch: expected 'mlp' or 'rnn', got {config.get('arch')!r}")
-    for key in _required(config):
-        if key not in config:
-            raise ModelFormatError(f"{path.name}: config.{key} missing")
+        raise ModelFormatError(f"{Path(path).name}: config.arch: expected 'mlp' or 'rnn', got {config.get('arch')!r}")
+    require_keys(path, config, _required(config))
     expected = expected_shapes(config)
     if "reverb.ir" in tensors:
         expected["reverb.ir"] = (int(tensors["reverb.ir"].shape[0]),)
-    for name, shape in expected.items():
-        if name not in tensors:
-            raise ModelFormatError(f"{path.name}: tensor {name!r} missing")
-        if tuple(tensors[name].shape) != tuple(shape):
-            raise ModelFormatError(f"{path.name}: tensor {name!r}: expected shape {tuple(shape)}, "
-                                   f"got {tuple(tensors[name].shape)}")
-        if not np.all(np.isfinite(tensors[name])):
-            raise ModelFormatError(f"{path.name}: tensor {name!r} has NaN/Inf")
-    return DDSPModel(config, {k: tensors[k] for k in expected})
+    return DDSPModel(config, checked_tensors(path, tensors, expected))

@@ -19,14 +19,14 @@ Tensors (float32): ``blocks.{b}.conv1.weight`` [C, C_in, K], ``.conv1.bias`` [C]
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from neuropatch.engine.errors import ModelFormatError, ResourceError
+from neuropatch.engine.errors import ModelFormatError
+from neuropatch.nodes.dsp.model_file import checked_tensors, read_model_file, require_keys, write_model_file
 
 FORMAT = "neuropatch.ddx7"
 N_INPUTS = 2
@@ -92,53 +92,13 @@ class DDX7Model:
 
 def save_model(path, model: DDX7Model) -> None:
     """Write ``model`` to ``path`` (.safetensors with the config in its metadata, .json beside it)."""
-    from safetensors.numpy import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: np.ascontiguousarray(model.tensors[k], np.float32) for k, _ in tensor_order(model.config)}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"config": json.dumps(model.config)})
-    tmp.chmod(0o644)    # the writer creates it private; a model is meant to be shared
-    tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(model.config, indent=2) + "\n")
+    write_model_file(path, {k: model.tensors[k] for k, _ in tensor_order(model.config)}, model.config)
 
 
 def load_model(path) -> DDX7Model:
     """Read and validate a DDX7 .safetensors file; raises ResourceError / ModelFormatError."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ResourceError(f"DDX7 model not found: {path}")
-    try:
-        with safe_open(str(path), framework="np") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise ModelFormatError(f"{path.name}: not a safetensors file ({exc})") from exc
-    raw = meta.get("config")
-    if raw is None and path.with_suffix(".json").is_file():
-        raw = path.with_suffix(".json").read_text()
-    if raw is None:
-        raise ModelFormatError(f"{path.name}: no config (metadata 'config' or {path.with_suffix('.json').name})")
-    try:
-        config = json.loads(raw)
-    except ValueError as exc:
-        raise ModelFormatError(f"{path.name}: config is not JSON ({exc})") from exc
-    if config.get("format") != FORMAT:
-        raise ModelFormatError(f"{path.name}: config.format: expected {FORMAT!r}, got {config.get('format')!r}")
-    for key in REQUIRED:
-        if key not in config:
-            raise ModelFormatError(f"{path.name}: config.{key} missing")
+    config, tensors = read_model_file(path, "DDX7", FORMAT)
+    require_keys(path, config, REQUIRED)
     if not 1 <= int(config["algorithm"]) <= 32 or len(config["ratios"]) != N_OPERATORS:
-        raise ModelFormatError(f"{path.name}: config.algorithm must be 1..32 and config.ratios have 6 entries")
-    for name, shape in tensor_order(config):
-        if name not in tensors:
-            raise ModelFormatError(f"{path.name}: tensor {name!r} missing")
-        if tuple(tensors[name].shape) != tuple(shape):
-            raise ModelFormatError(f"{path.name}: tensor {name!r}: expected shape {tuple(shape)}, "
-                                   f"got {tuple(tensors[name].shape)}")
-        if not np.all(np.isfinite(tensors[name])):
-            raise ModelFormatError(f"{path.name}: tensor {name!r} has NaN/Inf")
-    return DDX7Model(config, {k: tensors[k] for k, _ in tensor_order(config)})
+        raise ModelFormatError(f"{Path(path).name}: config.algorithm must be 1..32 and config.ratios have 6 entries")
+    return DDX7Model(config, checked_tensors(path, tensors, tensor_order(config)))
