@@ -7,7 +7,7 @@ from neuropatch.app.cli import fail
 
 
 def cmd_train_ddx7(args) -> int:
-    from neuropatch.engine.errors import NeuropatchError
+    from neuropatch.app.cli_train import train_and_save
     from neuropatch.nodes.ddx7.model import save_model
     from neuropatch.nodes.ddx7.train import train_ddx7
 
@@ -17,29 +17,15 @@ def cmd_train_ddx7(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else Path(args.output).with_suffix(".ckpt")
-    try:
-        result = train_ddx7(args.audio, sample_rate=args.sample_rate, steps=args.steps, batch=args.batch,
-                            segment_frames=args.segment_frames, lr=args.lr, algorithm=args.algorithm,
-                            ratios=args.ratios, blocks=args.blocks, channels=args.channels, seed=args.seed,
-                            name=args.name or Path(args.output).stem, checkpoint=checkpoint,
-                            progress=not args.quiet)
-    except (ValueError, FileNotFoundError, NeuropatchError) as exc:
-        return fail(f"{exc}")
-    try:
-        save_model(args.output, result.model)
-    except (OSError, NeuropatchError) as exc:
-        return fail(f"cannot write {args.output}: {exc}")
-    print(f"final training loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s, "
-          f"{result.model.parameters} parameters) -> {args.output}")
-    q = result.quality
-    if q:
-        print(f"held-out multi-scale spectral loss ({q['segments']} segments): model {q['model']:.3f}, "
-              f"band-limited sawtooth {q['sawtooth']:.3f} (ratio {q['model'] / q['sawtooth']:.2f})")
-    else:
-        print("no held-out segments (too little audio for a quality number)")
-    print(f"checkpoint kept in {checkpoint} (delete it to train from scratch)")
-    return 0
+
+    def train(checkpoint):
+        return train_ddx7(args.audio, sample_rate=args.sample_rate, steps=args.steps, batch=args.batch,
+                          segment_frames=args.segment_frames, lr=args.lr, algorithm=args.algorithm,
+                          ratios=args.ratios, blocks=args.blocks, channels=args.channels, seed=args.seed,
+                          name=args.name or Path(args.output).stem, checkpoint=checkpoint,
+                          progress=not args.quiet)
+
+    return train_and_save(args, train, save_model, lambda result: f", {result.model.parameters} parameters")
 
 
 def add_parser(subparsers) -> None:

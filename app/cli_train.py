@@ -58,25 +58,25 @@ def add_parser(subparsers) -> None:
     _add_transformer_parser(subparsers)
 
 
-def cmd_train_ddsp(args) -> int:
+def train_and_save(args, train, save_model, details=None) -> int:
+    """The train-ddsp / train-ddx7 run: ``train(checkpoint)`` (the folder from --checkpoint,
+    default OUTPUT with .ckpt) returning a TrainResult, its model written to --output, then
+    the final loss (``details(result)`` appended inside its parentheses) and the held-out
+    quality printed."""
     from neuropatch.engine.errors import NeuropatchError
-    from neuropatch.nodes.ddsp.model import save_model
-    from neuropatch.nodes.ddsp.train import train_ddsp
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else Path(args.output).with_suffix(".ckpt")
     try:
-        result = train_ddsp(args.audio, sample_rate=args.sample_rate, steps=args.steps, batch=args.batch, lr=args.lr,
-                            arch=args.arch, reverb=not args.no_reverb, n_harmonics=args.harmonics,
-                            n_bands=args.noise_bands, mlp_units=args.units, gru_units=args.gru,
-                            hidden=(args.units, args.units), seed=args.seed, name=args.name or Path(args.output).stem,
-                            checkpoint=checkpoint, progress=not args.quiet, timbre_z=args.timbre)
+        result = train(checkpoint)
     except (ValueError, FileNotFoundError, NeuropatchError) as exc:
         return fail(f"{exc}")
     try:
         save_model(args.output, result.model)
     except (OSError, NeuropatchError) as exc:
         return fail(f"cannot write {args.output}: {exc}")
-    print(f"final training loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s) -> {args.output}")
+    extra = details(result) if details is not None else ""
+    print(f"final training loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s{extra}) "
+          f"-> {args.output}")
     q = result.quality
     if q:
         print(f"held-out multi-scale spectral loss ({q['segments']} segments): model {q['model']:.3f}, "
@@ -85,6 +85,20 @@ def cmd_train_ddsp(args) -> int:
         print("no held-out segments (too little audio for a quality number)")
     print(f"checkpoint kept in {checkpoint} (delete it to train from scratch)")
     return 0
+
+
+def cmd_train_ddsp(args) -> int:
+    from neuropatch.nodes.ddsp.model import save_model
+    from neuropatch.nodes.ddsp.train import train_ddsp
+
+    def train(checkpoint):
+        return train_ddsp(args.audio, sample_rate=args.sample_rate, steps=args.steps, batch=args.batch, lr=args.lr,
+                          arch=args.arch, reverb=not args.no_reverb, n_harmonics=args.harmonics,
+                          n_bands=args.noise_bands, mlp_units=args.units, gru_units=args.gru,
+                          hidden=(args.units, args.units), seed=args.seed, name=args.name or Path(args.output).stem,
+                          checkpoint=checkpoint, progress=not args.quiet, timbre_z=args.timbre)
+
+    return train_and_save(args, train, save_model)
 
 
 def _add_ddsp_parser(subparsers) -> None:

@@ -195,7 +195,7 @@ def push_pending(pending, qstate, q, frames, count):
 
 
 @njit(cache=True)
-def _pop_pair(pending, qstate, held_f0):
+def pop_pair(pending, qstate, held_f0):
     """Pop one (f0, loudness) pair: updates held_f0 [1] and returns the loudness."""
     cap = pending.shape[1]
     f = pending[0, qstate[0, 0]]
@@ -244,7 +244,7 @@ def decode_rnn_block(pending, qstate, held_f0, zq, zstate, use_z, theta, dims, z
     made = 0
     while (qstate[0, 2] > 0 and qstate[1, 2] > 0 and (not use_z or zstate[2] > 0)
            and made < out_f0.shape[0]):
-        ld = _pop_pair(pending, qstate, held_f0)
+        ld = pop_pair(pending, qstate, held_f0)
         if use_z:
             r = zstate[0]
             for d in range(z.shape[0]):
@@ -264,7 +264,7 @@ def decode_mlp_block(pending, qstate, held_f0, w1, b1, w2, b2, w3, b3, h1, h2, o
     """As :func:`decode_rnn_block` with the version-1 per-frame MLP."""
     made = 0
     while qstate[0, 2] > 0 and qstate[1, 2] > 0 and made < out_f0.shape[0]:
-        ld = _pop_pair(pending, qstate, held_f0)
+        ld = pop_pair(pending, qstate, held_f0)
         hz = held_f0[0] * f0_ratio
         mlp_frame(hz_to_midi(hz) / 127.0, (ld + loud_offset_db + 80.0) / 80.0, w1, b1, w2, b2, w3, b3, slope,
                   h1, h2, o)

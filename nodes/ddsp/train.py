@@ -201,7 +201,7 @@ def sawtooth(torch, f0, db, config, gain):
 
 @dataclass
 class TrainResult:
-    model: DDSPModel
+    model: object   # the trained model (DDSPModel here, DDX7Model from the ddx7 trainer)
     final_loss: float
     seconds: float
     steps: int
@@ -262,24 +262,33 @@ def load_checkpoint(checkpoint, modules: dict, opt) -> dict | None:
     return progress
 
 
-def evaluate(torch, decoder, reverb, recs, items, config, segment_frames, n_fft, saw_gain, encoder=None) -> dict:
-    """Mean multi-scale spectral loss over held-out items: the model and the sawtooth."""
+def held_out_losses(torch, recs, items, segment_frames, hop, n_fft, model_audio, saw_audio) -> dict:
+    """Mean multi-scale spectral loss over items (batches of 8) of ``model_audio(items, f0,
+    db)`` and ``saw_audio(f0, db)`` against the recordings."""
     from .torch_model import spectral_loss
 
-    hop = int(config["hop"])
-    gen = torch.Generator().manual_seed(1)
     model_l, saw_l = [], []
     with torch.no_grad():
         for s in range(0, len(items), 8):
             f0, db, target = batch_tensors(torch, recs, items[s:s + 8], segment_frames, hop, n_fft)
-            z = None
-            if encoder is not None:
-                z, _ = segment_z(torch, encoder, batch_mfcc(torch, recs, items[s:s + 8], segment_frames), False)
-            pred = synthesize(torch, decoder, reverb, f0, db, config, gen, z)
-            model_l.append(float(spectral_loss(torch, pred, target)) * len(target))
-            saw_l.append(float(spectral_loss(torch, sawtooth(torch, f0, db, config, saw_gain), target)) * len(target))
+            model_l.append(float(spectral_loss(torch, model_audio(items[s:s + 8], f0, db), target)) * len(target))
+            saw_l.append(float(spectral_loss(torch, saw_audio(f0, db), target)) * len(target))
     n = max(len(items), 1)
     return {"model": sum(model_l) / n, "sawtooth": sum(saw_l) / n, "segments": len(items)}
+
+
+def evaluate(torch, decoder, reverb, recs, items, config, segment_frames, n_fft, saw_gain, encoder=None) -> dict:
+    """Mean multi-scale spectral loss over held-out items: the model and the sawtooth."""
+    gen = torch.Generator().manual_seed(1)
+
+    def model_audio(batch_items, f0, db):
+        z = None
+        if encoder is not None:
+            z, _ = segment_z(torch, encoder, batch_mfcc(torch, recs, batch_items, segment_frames), False)
+        return synthesize(torch, decoder, reverb, f0, db, config, gen, z)
+
+    return held_out_losses(torch, recs, items, segment_frames, int(config["hop"]), n_fft, model_audio,
+                           lambda f0, db: sawtooth(torch, f0, db, config, saw_gain))
 
 
 def fit_sawtooth_gain(torch, recs, items, config, segment_frames, n_fft) -> float:
@@ -295,6 +304,64 @@ def fit_sawtooth_gain(torch, recs, items, config, segment_frames, n_fft) -> floa
             if loss < best:
                 best, best_gain = loss, gain
     return best_gain
+
+
+def training_segments(recs, segment_frames: int, hop: int, n_fft: int, sample_rate: int) -> tuple:
+    """:func:`segments`, raising ValueError when the recordings are too short to train on."""
+    train_items, held_items = segments(recs, segment_frames, hop, n_fft)
+    if not train_items:
+        need = (segment_frames + 3) * hop + n_fft
+        raise ValueError(f"need at least {need} samples ({need / sample_rate:.2f} s) of audio per recording")
+    return train_items, held_items
+
+
+def resume_step(checkpoint, modules: dict, opt) -> int:
+    """The step to start from: the checkpoint's (its state restored) or 0."""
+    if checkpoint is not None:
+        done = load_checkpoint(checkpoint, modules, opt)
+        if done is not None:
+            return int(done["step"])
+    return 0
+
+
+def optimise(torch, batch_loss, modules: dict, opt, step: int, steps: int, lr: float, checkpoint,
+             checkpoint_every: int, desc: str, progress: bool, clip_norm: float | None = None) -> list:
+    """Adam steps from ``step`` to ``steps`` of ``batch_loss()`` (a fresh batch's loss) with
+    the learning rate cosine-decayed to 5 % of ``lr``, gradients clipped at ``clip_norm``
+    (if given); saves ``checkpoint`` every ``checkpoint_every`` steps and at the end.
+    Returns the losses of the last 100 steps."""
+    from tqdm import tqdm
+
+    last = []
+    bar = tqdm(total=steps, initial=step, desc=desc, disable=not progress, unit="step")
+    while step < steps:
+        for group in opt.param_groups:  # cosine decay to 5 % of lr
+            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
+        loss = batch_loss()
+        opt.zero_grad()
+        loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_([p for m in modules.values() for p in m.parameters()], clip_norm)
+        opt.step()
+        step += 1
+        last = (last + [float(loss.detach())])[-100:]
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(last):.3f}")
+        if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
+            save_checkpoint(checkpoint, modules, opt, {"step": step, "steps": steps, "loss": float(np.mean(last))})
+    bar.close()
+    return last
+
+
+def record_training(config: dict, last: list, quality: dict, recs, steps: int, segment_frames: int, batch: int,
+                    lr: float, seed: int) -> float:
+    """Store the run's settings and results as ``config["training"]``; returns the final
+    loss (mean of ``last``, NaN when empty)."""
+    final = float(np.mean(last)) if last else float("nan")
+    config["training"] = {"steps": steps, "final_loss": round(final, 5), "segment_frames": segment_frames,
+                          "batch": batch, "lr": lr, "seed": seed, "files": [r.name for r in recs],
+                          "quality": {k: round(v, 5) if isinstance(v, float) else v for k, v in quality.items()}}
+    return final
 
 
 def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_frames: int = 96, batch: int = 8,
@@ -315,7 +382,6 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
     100 steps and the held-out quality numbers.
     """
     import torch
-    from tqdm import tqdm
 
     from .torch_model import Reverb, build_decoder, build_encoder, spectral_loss
 
@@ -326,10 +392,7 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
         raise ValueError("a timbre latent needs the rnn decoder")
     recs = recordings if recordings is not None else load_recordings(source, sample_rate, features, progress,
                                                                      timbre=timbre_z > 0)
-    train_items, held_items = segments(recs, segment_frames, hop, n_fft)
-    if not train_items:
-        need = (segment_frames + 3) * hop + n_fft
-        raise ValueError(f"need at least {need} samples ({need / sample_rate:.2f} s) of audio per recording")
+    train_items, held_items = training_segments(recs, segment_frames, hop, n_fft, sample_rate)
     if arch == "rnn":
         config = rnn_config(sample_rate, hop, n_harmonics, n_bands, mlp_units=mlp_units, gru_units=gru_units,
                             z_dims=timbre_z)
@@ -352,43 +415,26 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
         modules["reverb"] = rev
     params = [p for m in modules.values() for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=lr)
-    step = 0
-    if checkpoint is not None:
-        done = load_checkpoint(checkpoint, modules, opt)
-        if done is not None:
-            step = int(done["step"])
+    step = resume_step(checkpoint, modules, opt)
     rng = np.random.default_rng(seed + step)
     gen = torch.Generator().manual_seed(seed + step)
-    last = []
-    bar = tqdm(total=steps, initial=step, desc="train-ddsp", disable=not progress, unit="step")
-    while step < steps:
+
+    def batch_loss():
         items = [train_items[i] for i in rng.integers(0, len(train_items), batch)]
         f0, db, target = batch_tensors(torch, recs, items, segment_frames, hop, n_fft)
-        for group in opt.param_groups:  # cosine decay to 5 % of lr
-            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
         z, kl = None, 0.0
         if encoder is not None:
             z, kl = segment_z(torch, encoder, batch_mfcc(torch, recs, items, segment_frames), True, gen)
-        loss = spectral_loss(torch, synthesize(torch, decoder, rev, f0, db, config, gen, z), target) + kl_weight * kl
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        last = (last + [float(loss.detach())])[-100:]
-        bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(last):.3f}")
-        if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
-            save_checkpoint(checkpoint, modules, opt, {"step": step, "steps": steps, "loss": float(np.mean(last))})
-    bar.close()
+        return spectral_loss(torch, synthesize(torch, decoder, rev, f0, db, config, gen, z), target) + kl_weight * kl
+
+    last = optimise(torch, batch_loss, modules, opt, step, steps, lr, checkpoint, checkpoint_every, "train-ddsp",
+                    progress)
     quality = {}
     if held_items:
         gain = fit_sawtooth_gain(torch, recs, train_items, config, segment_frames, n_fft)
         quality = evaluate(torch, decoder, rev, recs, held_items, config, segment_frames, n_fft, gain, encoder)
         quality["sawtooth_gain"] = gain
-    final = float(np.mean(last)) if last else float("nan")
-    config["training"] = {"steps": steps, "final_loss": round(final, 5), "segment_frames": segment_frames,
-                          "batch": batch, "lr": lr, "seed": seed, "files": [r.name for r in recs],
-                          "quality": {k: round(v, 5) if isinstance(v, float) else v for k, v in quality.items()}}
+    final = record_training(config, last, quality, recs, steps, segment_frames, batch, lr, seed)
     tensors = {name: p.detach().cpu().numpy().astype(np.float32) for name, p in decoder.state_dict().items()}
     if encoder is not None:
         tensors.update({f"encoder.{name}": p.detach().cpu().numpy().astype(np.float32)

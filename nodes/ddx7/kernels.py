@@ -14,6 +14,8 @@ import math
 
 from neuropatch.engine.jit import njit
 
+from ..ddsp.decoder_kernels import pop_pair
+
 N_INPUTS = 2
 N_OPERATORS = 6
 
@@ -102,36 +104,15 @@ def tcn_frame(theta, dims, hist, pos, f0_hz, loudness_db, max_level, x, h, y, le
 
 
 @njit(cache=True)
-def push_frames(queue, qstate, q, frames, count):
-    """Queue ``count`` frames (float32 [>= count, 1, 1]) on row q of queue float64 [2, cap]
-    (qstate int64 [2, 3] = read, write, count); a full queue drops its oldest."""
-    cap = queue.shape[1]
-    for k in range(count):
-        if qstate[q, 2] == cap:
-            qstate[q, 0] = (qstate[q, 0] + 1) % cap
-            qstate[q, 2] -= 1
-        queue[q, qstate[q, 1]] = frames[k, 0, 0]
-        qstate[q, 1] = (qstate[q, 1] + 1) % cap
-        qstate[q, 2] += 1
-
-
-@njit(cache=True)
 def decode_block(queue, qstate, held_f0, theta, dims, hist, pos, max_level, f0_ratio, loud_offset_db, x, h, y,
                  levels, out_f0, out_levels):
     """Decode every queued (f0, loudness) pair; returns the frames written to out_f0
     (float32 [max_frames, 1, 1] Hz: held, times f0_ratio) and out_levels ([max_frames, 1, 6]).
     Unvoiced frames (f0 <= 0) hold the last voiced f0 (the first voiced one is awaited
     at 0 Hz: the network sees 20 Hz)."""
-    cap = queue.shape[1]
     made = 0
     while qstate[0, 2] > 0 and qstate[1, 2] > 0 and made < out_f0.shape[0]:
-        f = queue[0, qstate[0, 0]]
-        ld = queue[1, qstate[1, 0]]
-        for q in range(2):
-            qstate[q, 0] = (qstate[q, 0] + 1) % cap
-            qstate[q, 2] -= 1
-        if f > 0.0:
-            held_f0[0] = f
+        ld = pop_pair(queue, qstate, held_f0)
         hz = held_f0[0] * f0_ratio
         tcn_frame(theta, dims, hist, pos, hz, ld + loud_offset_db, max_level, x, h, y, levels)
         out_f0[made, 0, 0] = hz

@@ -6,7 +6,8 @@ import numpy as np
 
 from neuropatch.engine.streams import StreamSpec
 
-from .kernels import decode_block, hist_size, push_frames
+from ..ddsp.decoder_kernels import push_pending
+from .kernels import decode_block, hist_size
 from .model import DDX7Model, N_OPERATORS
 
 
@@ -34,8 +35,8 @@ class DDX7Processor:
 
     def process(self, f0, f0_count, loud, loud_count, f0_ratio, loud_offset_db, out_f0, out_levels) -> int:
         """Frames float32 [max_frames, 1, bins] in and out; returns the output frames made."""
-        push_frames(self.queue, self.qstate, 0, f0, f0_count)
-        push_frames(self.queue, self.qstate, 1, loud, loud_count)
+        push_pending(self.queue, self.qstate, 0, f0, f0_count)
+        push_pending(self.queue, self.qstate, 1, loud, loud_count)
         return decode_block(self.queue, self.qstate, self.held_f0, self.theta, self.dims, self.hist, self.pos,
                             self.max_level, f0_ratio, loud_offset_db, self.x, self.h, self.y, self.levels, out_f0,
                             out_levels)

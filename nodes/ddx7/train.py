@@ -8,24 +8,13 @@ algorithm and ratios.
 """
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ddsp.train import (FEATURES, batch_tensors, fit_sawtooth_gain, load_checkpoint, load_recordings,
-                          save_checkpoint, sawtooth, segments)
+from ..ddsp.train import (FEATURES, TrainResult, batch_tensors, fit_sawtooth_gain, held_out_losses, load_recordings,
+                          optimise, record_training, resume_step, sawtooth, training_segments)
 from .model import DDX7Model, default_config
-
-
-@dataclass
-class TrainResult:
-    model: DDX7Model
-    final_loss: float
-    seconds: float
-    steps: int
-    quality: dict = field(default_factory=dict)
 
 
 def synthesize(torch, decoder, f0, db, config):
@@ -38,19 +27,10 @@ def synthesize(torch, decoder, f0, db, config):
 
 def evaluate(torch, decoder, recs, items, config, segment_frames, n_fft, saw_gain) -> dict:
     """Mean multi-scale spectral loss over held-out items: the model and the sawtooth."""
-    from ..ddsp.torch_model import spectral_loss
-
-    hop = int(config["hop"])
     saw_config = dict(config, n_harmonics=60)
-    model_l, saw_l = [], []
-    with torch.no_grad():
-        for s in range(0, len(items), 8):
-            f0, db, target = batch_tensors(torch, recs, items[s:s + 8], segment_frames, hop, n_fft)
-            model_l.append(float(spectral_loss(torch, synthesize(torch, decoder, f0, db, config), target)) * len(target))
-            saw = sawtooth(torch, f0, db, saw_config, saw_gain)
-            saw_l.append(float(spectral_loss(torch, saw, target)) * len(target))
-    n = max(len(items), 1)
-    return {"model": sum(model_l) / n, "sawtooth": sum(saw_l) / n, "segments": len(items)}
+    return held_out_losses(torch, recs, items, segment_frames, int(config["hop"]), n_fft,
+                           lambda _items, f0, db: synthesize(torch, decoder, f0, db, config),
+                           lambda f0, db: sawtooth(torch, f0, db, saw_config, saw_gain))
 
 
 def train_ddx7(source, sample_rate: int = 48000, steps: int = 2000, segment_frames: int = 150, batch: int = 8,
@@ -68,7 +48,6 @@ def train_ddx7(source, sample_rate: int = 48000, steps: int = 2000, segment_fram
     the held-out quality numbers (model and sawtooth).
     """
     import torch
-    from tqdm import tqdm
 
     from ..ddsp.torch_model import spectral_loss
     from .torch_model import build_decoder, state_tensors
@@ -77,47 +56,26 @@ def train_ddx7(source, sample_rate: int = 48000, steps: int = 2000, segment_fram
     torch.manual_seed(seed)
     hop, n_fft = int(features["hop"]), int(features["n_fft"])
     recs = recordings if recordings is not None else load_recordings(source, sample_rate, features, progress)
-    train_items, held_items = segments(recs, segment_frames, hop, n_fft)
-    if not train_items:
-        need = (segment_frames + 3) * hop + n_fft
-        raise ValueError(f"need at least {need} samples ({need / sample_rate:.2f} s) of audio per recording")
+    train_items, held_items = training_segments(recs, segment_frames, hop, n_fft, sample_rate)
     config = default_config(sample_rate, hop, blocks, channels, kernel_size, algorithm, ratios)
     config.update({"name": name, "features": dict(features)})
     decoder = build_decoder(config)
     modules = {"decoder": decoder}
     opt = torch.optim.Adam(decoder.parameters(), lr=lr)
-    step = 0
-    if checkpoint is not None:
-        done = load_checkpoint(checkpoint, modules, opt)
-        if done is not None:
-            step = int(done["step"])
+    step = resume_step(checkpoint, modules, opt)
     rng = np.random.default_rng(seed + step)
-    last = []
-    bar = tqdm(total=steps, initial=step, desc="train-ddx7", disable=not progress, unit="step")
-    while step < steps:
+
+    def batch_loss():
         items = [train_items[i] for i in rng.integers(0, len(train_items), batch)]
         f0, db, target = batch_tensors(torch, recs, items, segment_frames, hop, n_fft)
-        for group in opt.param_groups:  # cosine decay to 5 % of lr
-            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
-        loss = spectral_loss(torch, synthesize(torch, decoder, f0, db, config), target)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(decoder.parameters(), 2.0)
-        opt.step()
-        step += 1
-        last = (last + [float(loss.detach())])[-100:]
-        bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(last):.3f}")
-        if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
-            save_checkpoint(checkpoint, modules, opt, {"step": step, "steps": steps, "loss": float(np.mean(last))})
-    bar.close()
+        return spectral_loss(torch, synthesize(torch, decoder, f0, db, config), target)
+
+    last = optimise(torch, batch_loss, modules, opt, step, steps, lr, checkpoint, checkpoint_every, "train-ddx7",
+                    progress, clip_norm=2.0)
     quality = {}
     if held_items:
         gain = fit_sawtooth_gain(torch, recs, train_items, dict(config, n_harmonics=60), segment_frames, n_fft)
         quality = evaluate(torch, decoder, recs, held_items, config, segment_frames, n_fft, gain)
         quality["sawtooth_gain"] = gain
-    final = float(np.mean(last)) if last else float("nan")
-    config["training"] = {"steps": steps, "final_loss": round(final, 5), "segment_frames": segment_frames,
-                          "batch": batch, "lr": lr, "seed": seed, "files": [r.name for r in recs],
-                          "quality": {k: round(v, 5) if isinstance(v, float) else v for k, v in quality.items()}}
+    final = record_training(config, last, quality, recs, steps, segment_frames, batch, lr, seed)
     return TrainResult(DDX7Model(config, state_tensors(decoder)), final, time.perf_counter() - start, steps, quality)
