@@ -36,7 +36,7 @@ def test_importing_engine_and_all_nodes_loads_no_qt():
 
 def test_pyproject_lists_every_python_package():
     text = (REPO / "pyproject.toml").read_text()
-    listed = set(re.findall(r'"(neuropatch\.[a-z_.]+)"', text.split("[tool.setuptools]")[1].split("[tool.setuptools.package-dir]")[0]))
+    listed = set(re.findall(r'"(neuropatch\.[a-z0-9_.]+)"', text.split("[tool.setuptools]")[1].split("[tool.setuptools.package-dir]")[0]))
     found = set()
     for top, prefix in (("engine", "neuropatch.engine"), ("nodes", "neuropatch.nodes"), ("app", "neuropatch.app")):
         for init in (REPO / top).rglob("__init__.py"):
