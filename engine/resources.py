@@ -81,11 +81,20 @@ def model_folders() -> list[Path]:
     return folders
 
 
+def shipped_folder() -> list[Path]:
+    """The models, IRs and demo files shipped with neuropatch, searched after the user's
+    model folders (so a copied example patch still finds them)."""
+    from neuropatch.assets import path as shipped_path
+
+    folder = shipped_path()
+    return [folder] if folder.is_dir() else []
+
+
 def resolve_resource(entry: dict, base_dir: str | Path | None) -> tuple[Path | None, str | None]:
     """Where the file a patch's resource entry (``{"path", "sha256"}``) names is now, and how it
     was found: (path, None) where the patch says; (path, note) when found elsewhere: in a
-    model folder under its recorded relative path or its name, or anywhere in the model
-    folders by its recorded sha256; (the path the patch says, None) when missing."""
+    model folder (then the shipped assets) under its recorded relative path or its name, or
+    anywhere in them by its recorded sha256; (the path the patch says, None) when missing."""
     raw = entry.get("path", "") if isinstance(entry, dict) else ""
     if not raw:
         return None, None
@@ -94,7 +103,7 @@ def resolve_resource(entry: dict, base_dir: str | Path | None) -> tuple[Path | N
     if where.is_file():
         return where, None
     sha = str(entry.get("sha256") or "").lower() or None
-    folders = model_folders()
+    folders = model_folders() + shipped_folder()
     inside = not rel.is_absolute() and ".." not in rel.parts   # a path that stays in the folder
     for folder in folders:
         for candidate in ([folder / rel] if inside else []) + [folder / rel.name]:
@@ -131,6 +140,6 @@ def missing_message(name: str, entry: dict) -> str:
     """What a node with a missing resource shows: 'missing: NAME (sha256 …)' and where it looked."""
     raw = entry.get("path", "") if isinstance(entry, dict) else ""
     sha = str(entry.get("sha256") or "") if isinstance(entry, dict) else ""
-    looked = f"next to the patch, in the model folders (${MODEL_PATH_ENV})"
+    looked = f"next to the patch, in the model folders (${MODEL_PATH_ENV}) or the shipped assets"
     return (f"missing: {Path(raw).name or name}" + (f" (sha256 {sha[:12]}…)" if sha else "")
             + f"; not found {looked}" + (" or by its hash" if sha else "") + "; locate it to use it")

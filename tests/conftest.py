@@ -105,3 +105,25 @@ def jack_server():
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def unshipped_copy(src, folder):
+    """A copy of a shipped model or IR with other bytes, in `folder`: resources resolve to the
+    shipped assets as a last resort, so a test that deletes a file and expects it missing
+    must use content that is not shipped."""
+    import json
+    from pathlib import Path
+
+    import soundfile as sf
+
+    src, folder = Path(src), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / src.name
+    if src.suffix == ".nam":
+        model = json.loads(src.read_text())
+        model["metadata"] = {**(model.get("metadata") or {}), "name": "test copy, not shipped"}
+        dst.write_text(json.dumps(model))
+    else:
+        audio, sr = sf.read(src, dtype="float32", always_2d=True)
+        sf.write(dst, audio * 0.5, sr, subtype="FLOAT")
+    return dst

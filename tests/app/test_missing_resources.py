@@ -1,8 +1,10 @@
 """In the editor, a missing model shows 'missing: NAME (sha256 …)' with Locate…; locating one
 file rewires the patch's other missing files found beside it by hash, in one undo step."""
+import atexit
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,13 @@ import pytest
 from neuropatch.engine.patch import load_patch, save_patch
 from neuropatch.engine.resources import sha256_file
 
+from tests.conftest import unshipped_copy
+
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "assets" / "amp" / "fluid_crunch.nam"
-IR = REPO / "assets" / "ir" / "synthetic_4x12.wav"
+MODELS = Path(tempfile.mkdtemp(prefix="np_unshipped_"))
+atexit.register(shutil.rmtree, MODELS, True)
+MODEL = unshipped_copy(REPO / "assets" / "amp" / "fluid_crunch.nam", MODELS)
+IR = unshipped_copy(REPO / "assets" / "ir" / "synthetic_4x12.wav", MODELS)
 
 
 @pytest.fixture

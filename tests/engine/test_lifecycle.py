@@ -1,6 +1,7 @@
 """Declared node lifecycle: structural params, capabilities instead of type ids, check-only
 compiles without side effects, failed nodes never called again."""
 import re
+import json
 import shutil
 from pathlib import Path
 
@@ -104,9 +105,19 @@ def test_check_only_compile_loads_no_model_and_leaves_a_recording_target_intact(
 
 
 def test_check_only_compile_reports_a_missing_model_by_name(tmp_path):
-    shutil.copy(REPO / "patches" / "amp_sim.json", tmp_path / "amp_sim.json")
+    doc = json.loads((REPO / "patches" / "amp_sim.json").read_text())
+    amp = next(n for n in doc["nodes"] if n["id"] == "amp")
+    amp["resources"]["model"] = {"path": "../models/my_amp.nam", "sha256": "0" * 64}
+    (tmp_path / "amp_sim.json").write_text(json.dumps(doc))
     sched = compile_graph(load_patch(tmp_path / "amp_sim.json"), base_dir=tmp_path, check_only=True)
-    assert "not found" in sched.errors["amp"] and "fluid_crunch.nam" in sched.errors["amp"]
+    assert "not found" in sched.errors["amp"] and "my_amp.nam" in sched.errors["amp"]
+
+
+def test_an_example_patch_copied_to_another_folder_finds_its_shipped_models(tmp_path):
+    shutil.copy(REPO / "patches" / "amp_sim.json", tmp_path / "amp_sim.json")
+    sched = compile_graph(load_patch(tmp_path / "amp_sim.json"), base_dir=tmp_path)
+    assert sched.errors == {}
+    assert any("fluid_crunch.nam" in note and "not found next to the patch" in note for note in sched.notes)
 
 
 def test_live_engine_writes_the_recording_when_it_stops(tmp_path):
@@ -121,7 +132,11 @@ def test_live_engine_writes_the_recording_when_it_stops(tmp_path):
 
 
 def test_a_copied_amp_sim_patch_renders_with_the_missing_ir_bypassed(tmp_path, cli):
-    shutil.copy(REPO / "patches" / "amp_sim.json", tmp_path / "amp_sim.json")
+    doc = json.loads((REPO / "patches" / "amp_sim.json").read_text())
+    for node in doc["nodes"]:
+        if node["type"] == "fx.ir":   # an IR of the user's, not shipped: missing here
+            node["resources"]["ir"] = {"path": "../irs/my_cab.wav", "sha256": "0" * 64}
+    (tmp_path / "amp_sim.json").write_text(json.dumps(doc))
     res = cli("render", tmp_path / "amp_sim.json", "--in", REPO / "assets" / "guitar_di_demo.flac",
               "--out", tmp_path / "o.wav", "--seconds", "0.5")
     assert res.returncode == 0, res.stderr

@@ -1,7 +1,9 @@
 """A resource that moved is found again (model folders, then its recorded sha256); a missing
 one leaves its node bypassed with a 'missing:' marker and the patch saves back unchanged."""
+import atexit
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,12 @@ from neuropatch.engine import compile_graph, load_patch, render
 from neuropatch.engine.patch import dumps_patch, save_patch
 from neuropatch.engine.resources import sha256_file
 
+from tests.conftest import unshipped_copy
+
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "assets" / "amp" / "fluid_crunch.nam"
+MODELS = Path(tempfile.mkdtemp(prefix="np_unshipped_"))
+atexit.register(shutil.rmtree, MODELS, True)
+MODEL = unshipped_copy(REPO / "assets" / "amp" / "fluid_crunch.nam", MODELS)
 
 
 @pytest.fixture
