@@ -10,6 +10,8 @@ import math
 
 from neuropatch.engine.jit import njit
 
+from ..dsp.frame_queue import queue_pop, queue_slot
+
 LOG10 = math.log(10.0)
 LAYER_NORM_EPS = 1e-5
 
@@ -184,25 +186,16 @@ def rnn_scratch_size(units: int, gru: int, streams: int) -> int:
 def push_pending(pending, qstate, q, frames, count):
     """Queue ``count`` frames (float32 [>= count, 1, 1]) on queue q of pending float64
     [2, cap] (qstate int64 [2, 3] = read, write, count); a full queue drops its oldest."""
-    cap = pending.shape[1]
     for k in range(count):
-        if qstate[q, 2] == cap:
-            qstate[q, 0] = (qstate[q, 0] + 1) % cap
-            qstate[q, 2] -= 1
-        pending[q, qstate[q, 1]] = frames[k, 0, 0]
-        qstate[q, 1] = (qstate[q, 1] + 1) % cap
-        qstate[q, 2] += 1
+        pending[q, queue_slot(qstate[q], pending.shape[1])] = frames[k, 0, 0]
 
 
 @njit(cache=True)
 def pop_pair(pending, qstate, held_f0):
-    """Pop one (f0, loudness) pair: updates held_f0 [1] and returns the loudness."""
-    cap = pending.shape[1]
-    f = pending[0, qstate[0, 0]]
-    ld = pending[1, qstate[1, 0]]
-    for q in range(2):
-        qstate[q, 0] = (qstate[q, 0] + 1) % cap
-        qstate[q, 2] -= 1
+    """Pop one (f0, loudness) pair (both queues non-empty): updates held_f0 [1] and
+    returns the loudness."""
+    f = pending[0, queue_pop(qstate[0], pending.shape[1])]
+    ld = pending[1, queue_pop(qstate[1], pending.shape[1])]
     if f > 0.0:
         held_f0[0] = f
     return ld
@@ -223,15 +216,10 @@ def _emit(o, n_harm, noise_bias, hz, k, out_f0, out_amp, out_dist, out_noise, di
 def push_latent(zq, zstate, frames, count):
     """Queue ``count`` latent frames (float32 [>= count, dims]) on zq float64 [cap, dims]
     (zstate int64 [3] = read, write, count); a full queue drops its oldest."""
-    cap = zq.shape[0]
     for k in range(count):
-        if zstate[2] == cap:
-            zstate[0] = (zstate[0] + 1) % cap
-            zstate[2] -= 1
+        w = queue_slot(zstate, zq.shape[0])
         for d in range(zq.shape[1]):
-            zq[zstate[1], d] = frames[k, d]
-        zstate[1] = (zstate[1] + 1) % cap
-        zstate[2] += 1
+            zq[w, d] = frames[k, d]
 
 
 @njit(cache=True)
@@ -246,11 +234,9 @@ def decode_rnn_block(pending, qstate, held_f0, zq, zstate, use_z, theta, dims, z
            and made < out_f0.shape[0]):
         ld = pop_pair(pending, qstate, held_f0)
         if use_z:
-            r = zstate[0]
+            r = queue_pop(zstate, zq.shape[0])
             for d in range(z.shape[0]):
                 z[d] = zq[r, d]
-            zstate[0] = (r + 1) % zq.shape[0]
-            zstate[2] -= 1
         hz = held_f0[0] * f0_ratio
         rnn_frame(theta, dims, hz, ld + loud_offset_db, z, h, scratch, o, slope)
         _emit(o, dist.shape[0], noise_bias, hz, made, out_f0, out_amp, out_dist, out_noise, dist, noise)

@@ -3,7 +3,7 @@
 Layout after DDSP's ``core.py``: pure functions grouped under banner comments; every
 array documents its shape and unit. Frame controls are placed on a grid of ``hop``
 samples and interpolated linearly per sample. Streaming: frames wait in a queue (ring
-float64 [cap, width], qstate int64 [3] = read, write, count); output segment s (samples
+float64 [cap, width], qstate int64 [3]: nodes/dsp/frame_queue.py); output segment s (samples
 [s*hop, (s+1)*hop)) glides from the controls of frame s-2 to those of frame s-1, so a
 frame takes effect ``hop`` samples after it arrives (latency = hop); a segment pops one
 queued frame and holds the last one when none is queued.
@@ -15,37 +15,10 @@ import math
 import numpy as np
 from neuropatch.engine.jit import njit
 
+from ..dsp.frame_queue import queue_pop, queue_push, queue_slot
+
 # segment state (int64 [2]): position in the current segment, segments started
 SEG_POS, SEGMENTS = 0, 1
-
-
-# ---- frame queue -------------------------------------------------------------------------
-
-@njit(cache=True)
-def queue_push(ring, qstate, frames, count):
-    """Append ``count`` frames (float32 [>= count, 1, width]) to the ring; a full ring drops
-    its oldest frame."""
-    cap, width = ring.shape
-    for k in range(count):
-        if qstate[2] == cap:
-            qstate[0] = (qstate[0] + 1) % cap
-            qstate[2] -= 1
-        w = qstate[1]
-        for j in range(width):
-            ring[w, j] = frames[k, 0, j]
-        qstate[1] = (w + 1) % cap
-        qstate[2] += 1
-
-
-@njit(cache=True)
-def queue_pop(ring, qstate):
-    """Index of the oldest queued frame (and remove it), or -1 when the queue is empty."""
-    if qstate[2] == 0:
-        return -1
-    r = qstate[0]
-    qstate[0] = (r + 1) % ring.shape[0]
-    qstate[2] -= 1
-    return r
 
 
 # ---- harmonic oscillator bank -----------------------------------------------------------
@@ -112,18 +85,12 @@ def harmonic_block(f0_frames, amp_frames, dist_frames, count, out, n, hop, sampl
     gain: linear.
     """
     n_harm = amps_next.shape[0]
-    cap = ring.shape[0]
     for k in range(count):
-        if qstate[2] == cap:
-            qstate[0] = (qstate[0] + 1) % cap
-            qstate[2] -= 1
-        w = qstate[1]
+        w = queue_slot(qstate, ring.shape[0])
         ring[w, 0] = f0_frames[k, 0, 0]
         ring[w, 1] = amp_frames[k, 0, 0]
         for j in range(n_harm):
             ring[w, 2 + j] = dist_frames[k, 0, j]
-        qstate[1] = (w + 1) % cap
-        qstate[2] += 1
     for i in range(n):
         out[i] = 0.0
     t = 0
@@ -135,7 +102,7 @@ def harmonic_block(f0_frames, amp_frames, dist_frames, count, out, n, hop, sampl
                 for k in range(n_harm):
                     amps_prev[k] = amps_next[k]
                 fstate[0] = fstate[1]
-                r = queue_pop(ring, qstate)
+                r = queue_pop(qstate, ring.shape[0])
                 if r >= 0:
                     if ring[r, 0] > 0.0:
                         fstate[2] = ring[r, 0]
@@ -264,7 +231,7 @@ def noise_block(mag_frames, count, out, n, hop, ring, qstate, seg, taps_prev, ta
             if seg[SEGMENTS] >= 1:
                 for j in range(taps_next.shape[0]):
                     taps_prev[j] = taps_next[j]
-                r = queue_pop(ring, qstate)
+                r = queue_pop(qstate, ring.shape[0])
                 if r >= 0:
                     fir_from_magnitudes(ring[r], gain, table, window, taps_next)
             seg[SEGMENTS] += 1

@@ -26,6 +26,8 @@ import numpy as np
 from neuropatch.engine.events import ALL_NOTES_OFF, CONTROL, NOTE_OFF, NOTE_ON, PITCH_BEND
 from neuropatch.engine.jit import njit
 
+from ..dsp.frame_queue import queue_pop, queue_slot
+
 N_OPS = 6
 TWO_PI = 2.0 * math.pi
 # per-voice state columns (float64 [voices, NV]); phases follow at PH
@@ -227,15 +229,10 @@ def frames_block(f0_frames, level_frames, use_level_frames, count, out, n, hop, 
     """
     cap = ring.shape[0]
     for k in range(count):
-        if qstate[2] == cap:
-            qstate[0] = (qstate[0] + 1) % cap
-            qstate[2] -= 1
-        w = qstate[1]
+        w = queue_slot(qstate, cap)
         ring[w, 0] = f0_frames[k, 0, 0]
         for op in range(N_OPS):
             ring[w, 1 + op] = level_frames[k, 0, op] if use_level_frames else level_params[op]
-        qstate[1] = (w + 1) % cap
-        qstate[2] += 1
     inv_hop = 1.0 / hop
     for i in range(n):
         pos = seg[SEG_POS]
@@ -244,10 +241,8 @@ def frames_block(f0_frames, level_frames, use_level_frames, count, out, n, hop, 
                 for op in range(N_OPS):
                     lev_a[op] = lev_b[op]
                 fstate[F0_A] = fstate[F0_B]
-                if qstate[2] > 0:
-                    r = qstate[0]
-                    qstate[0] = (r + 1) % cap
-                    qstate[2] -= 1
+                r = queue_pop(qstate, cap)
+                if r >= 0:
                     if ring[r, 0] > 0.0:
                         fstate[F0_HELD] = ring[r, 0]
                     for op in range(N_OPS):
