@@ -35,12 +35,15 @@ from .streams import Port, StreamSpec
 
 @dataclass(frozen=True)
 class Resource:
-    """A file a node needs (``model``, ``ir``, ``file``). ``extensions`` are lower-case with dot."""
+    """A file a node needs (``model``, ``ir``, ``file``). ``extensions`` are lower-case with dot;
+    ``companions`` are the suffixes of files with the same stem that travel with it (a model's
+    ``.json`` config written beside its weights)."""
 
     name: str
     extensions: tuple = ()
     doc: str = ""
     required: bool = False
+    companions: tuple = ()
 
 
 class HostIO:
@@ -253,8 +256,12 @@ class Node:
     @classmethod
     def resource_companions(cls, name: str, path: Path) -> list:
         """Files that travel with resource file `path` (a model's config written beside it),
-        each with the same stem as `path`: bundles and saved copies carry them along."""
-        return []
+        each with the same stem as `path`: bundles and saved copies carry them along. The
+        default: the resource's declared ``companions`` that exist."""
+        res = next((r for r in cls.resources if r.name == name), None)
+        if res is None:
+            return []
+        return [side for side in (Path(path).with_suffix(s) for s in res.companions) if side.is_file()]
 
     @classmethod
     def resource_info(cls, name: str, path: Path) -> dict:

@@ -25,7 +25,8 @@ from .processors import DecoderProcessor, HarmonicProcessor, NoiseProcessor, Rev
 
 SHIPPED_MODEL = shipped_path("ddsp", "violin.safetensors")
 DEFAULT_HOP = 256
-MODEL_RESOURCE = Resource("model", (".safetensors",), "DDSP decoder weights (train-ddsp)", required=True)
+MODEL_RESOURCE = Resource("model", (".safetensors",), "DDSP decoder weights (train-ddsp)", required=True,
+                          companions=(".json",))
 
 
 def model_info(path) -> dict:
@@ -147,11 +148,6 @@ class DDSPDecoder(Node):
     def resource_info(cls, name, path):
         return model_info(path)
 
-    @classmethod
-    def resource_companions(cls, name, path):
-        side = Path(path).with_suffix(".json")
-        return [side] if side.is_file() else []
-
     def prepare(self, ctx):
         specs = {p: frames_spec(ctx, p, 1) for p in ("f0", "loudness")}
         hop = shared_hop(ctx, specs)
@@ -211,7 +207,6 @@ class DDSPHarmonic(Node):
         if k > 100:
             raise NodeConfigError(ctx.node_id, f"input 'harmonics' has {k} bins; at most 100 harmonics")
         self._synth = HarmonicProcessor(k, ctx.sample_rate, ctx.block_size, hop)
-        self._empty = frame_buffer(hop, ctx.block_size, k)
         self.latency_samples = hop
 
     def reset(self):
@@ -363,7 +358,6 @@ class DDSPSynth(Node):
 
     contract_setup = DDSPDecoder.contract_setup
     resource_info = DDSPDecoder.resource_info
-    resource_companions = DDSPDecoder.resource_companions
 
     def migrate(self, state, from_version):
         # version 1 had no reverb stage; its params carry over unchanged

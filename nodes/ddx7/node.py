@@ -63,7 +63,8 @@ class DDX7Decoder(Node):
         Param("loudness_offset_db", -40.0, 40.0, 0.0, unit="dB", primary=True,
               doc="added to the loudness the decoder sees"),
     ]
-    resources = [Resource("model", (".safetensors",), "DDX7 decoder weights (train-ddx7)", required=True)]
+    resources = [Resource("model", (".safetensors",), "DDX7 decoder weights (train-ddx7)", required=True,
+                          companions=(".json",))]
     prepare_does_io = True
 
     @classmethod
@@ -74,11 +75,6 @@ class DDX7Decoder(Node):
     @classmethod
     def resource_info(cls, name, path):
         return model_info(path)
-
-    @classmethod
-    def resource_companions(cls, name, path):
-        side = Path(path).with_suffix(".json")
-        return [side] if side.is_file() else []
 
     def prepare(self, ctx):
         hops = set()

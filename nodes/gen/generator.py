@@ -20,7 +20,6 @@ engine runs this in a worker process). Inference runs under ``torch.inference_mo
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np

@@ -30,7 +30,8 @@ class Transformer(Node):
            "chunk plus the worker's headroom.")
     inputs = [Port("in", "events", doc="what you play: the call, the melody, the context")]
     outputs = [Port("out", "events")]
-    resources = [Resource("model", (".safetensors",), "Music Transformer weights (train-transformer)")]
+    resources = [Resource("model", (".safetensors",), "Music Transformer weights (train-transformer)",
+                          companions=(".json",))]
     params = [
         Param.choice("mode", MODES, "free"),
         Param("temperature", 0.1, 2.0, 1.0, primary=True),
@@ -62,11 +63,6 @@ class Transformer(Node):
                     if isinstance(cfg, dict) else f"{path.name}: config is not an object"}
         return {"model": "Music Transformer", "layers": cfg.get("n_layers"), "width": cfg.get("d_model"),
                 "context": f"{cfg.get('max_len')} tokens", "vocabulary": cfg.get("vocab_size")}
-
-    @classmethod
-    def resource_companions(cls, name, path):
-        config = Path(path).with_suffix(".json")
-        return [config] if config.is_file() else []
 
     def weights(self) -> Path:
         return Path(self.resource_paths.get("model") or SHIPPED_MODEL)
