@@ -50,7 +50,7 @@ class DecoderProcessor:
             self.scratch = np.zeros(rnn_scratch_size(units, gru, streams))
             self.z = np.zeros(max(model.z_dims, 1))
         else:
-            self.weights = model.weights64()
+            self.w1, self.b1, self.w2, self.b2, self.w3, self.b3 = model.weights64()
             h1, h2 = cfg["hidden"]
             self.h1, self.h2 = np.zeros(h1), np.zeros(h2)
         cap = queue_capacity(hop, block_size)
@@ -86,7 +86,9 @@ class DecoderProcessor:
                                     self.dims, self.z, self.h,
                                     self.scratch, self.o, self.slope, self.noise_bias, f0_ratio, loud_offset_db,
                                     out_f0, out_amp, out_dist, out_noise, self.dist, self.noise)
-        return decode_mlp_block(self.pending, self.qstate, self.held_f0, *self.weights, self.h1, self.h2, self.o,
+        # weights passed one by one: star-unpacking would build a tuple per block
+        return decode_mlp_block(self.pending, self.qstate, self.held_f0, self.w1, self.b1, self.w2, self.b2, self.w3,
+                                self.b3, self.h1, self.h2, self.o,
                                 self.slope, self.noise_bias, f0_ratio, loud_offset_db, out_f0, out_amp, out_dist,
                                 out_noise, self.dist, self.noise)
 
