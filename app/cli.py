@@ -262,7 +262,7 @@ def _extra_commands():
 
     found = []
     for mod in ("neuropatch.app.cli_nodes", "neuropatch.app.cli_live", "neuropatch.app.cli_train",
-                "neuropatch.app.cli_ddx7",
+                "neuropatch.app.cli_ddx7", "neuropatch.app.cli_vocoder",
                 "neuropatch.app.cli_bundle", "neuropatch.app.cli_batch", "neuropatch.app.cli_examples",
                 "neuropatch.app.cli_warm"):
         try:
