@@ -10,6 +10,7 @@ from neuropatch.engine.streams import StreamSpec
 
 from .mel_filters import mel_filterbank, sparse_rows
 from .mel_kernels import mel_block, mel_inverse_block
+from .stream_settings import described
 
 AMIN = 1e-10
 NORMS = ("slaney", "none")
@@ -74,7 +75,10 @@ class Mel(Node):
         self._start, self._stop, self._values = sparse_rows(self.basis)
         self._bins = spec.bins
         self._channels = spec.channels
-        ctx.out_specs["out"] = StreamSpec("frames", channels=spec.channels, bins=p["n_mels"], hop=spec.hop)
+        ctx.out_specs["out"] = described(
+            StreamSpec("frames", channels=spec.channels, bins=p["n_mels"], hop=spec.hop), spec,
+            n_mels=p["n_mels"], fmin=p["fmin"], fmax=p["fmax"] or ctx.sample_rate / 2.0, htk=p["htk"],
+            norm=p["norm"], db=p["db"], ref=p["ref"], top_db=p["top_db"])
         self._ref_db = 10.0 * math.log10(max(AMIN, p["ref"]))
         self._floor_db = -p["top_db"] if p["top_db"] > 0 else -np.inf
 

@@ -9,6 +9,7 @@ from neuropatch.engine.streams import StreamSpec
 from ..dsp.fft import FFTScratch
 from .framing import FramedAnalysis, check_fft_size, push_samples
 from .stft_kernels import COMPLEX, MAGNITUDE, POWER, istft_block, stft_block
+from .stream_settings import described
 from .windows import WINDOWS, analysis_window, window_square_sum
 
 OUTPUTS = ("magnitude", "power", "complex")
@@ -93,7 +94,9 @@ class STFT(FramedAnalysis):
         mode = self.param_values["output"]
         self._mode = _MODES[mode]
         out_channels = 2 * self.channels if mode == "complex" else self.channels
-        ctx.out_specs["out"] = StreamSpec("frames", channels=out_channels, bins=n_fft // 2 + 1, hop=hop)
+        ctx.out_specs["out"] = described(StreamSpec("frames", channels=out_channels, bins=n_fft // 2 + 1, hop=hop),
+                                         sample_rate=ctx.sample_rate, n_fft=n_fft,
+                                         window=self.param_values["window"], output=mode)
         self._window = analysis_window(self.param_values["window"], n_fft)
         # single precision: the output is float32 and librosa's own STFT is complex64
         self._scratch = FFTScratch(n_fft, np.float32)
