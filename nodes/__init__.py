@@ -18,6 +18,7 @@ FAMILY_MODULES = [
     "synth_poly",
     "fm",
     "ddx7",
+    "vocoder",
     "midi_io",
     "midi_controls",
     "gen.node",
