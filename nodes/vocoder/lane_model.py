@@ -5,8 +5,9 @@ Built from plain data (:class:`VocoderChunkModel` ``(config)``): ``path`` (the
 ("cpu" | "cuda" | "auto"). Chunk arrays (see :mod:`neuropatch.engine.lane`): input ``in``
 float32 [chunk // hop, n_mels] (dB mel frames), output ``out`` float32 [1, chunk].
 
-The generator's layer histories live in ``state`` between chunks (cleared by ``reset``),
-so the chunks join into exactly the whole-signal output.
+The generator's layer histories live between chunks (cleared by ``reset``), so the chunks
+join into the whole-signal output (on the CPU through :class:`.torch_model.StreamingGenerator`,
+the same arithmetic as matrix products).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class VocoderChunkModel:
         import torch
 
         from .model import load_model
-        from .torch_model import build_generator, load_tensors
+        from .torch_model import StreamingGenerator, build_generator, load_tensors
 
         self.torch = torch
         torch.set_num_threads(int(config.get("threads", 1)))
@@ -29,10 +30,14 @@ class VocoderChunkModel:
         self.device = torch.device(device)
         self.generator = build_generator(model.config)
         load_tensors(self.generator, model.tensors)
-        self.generator = self.generator.to(self.device).eval()
+        self.generator = self.generator.eval()
         self.config = model.config
         self.parameters = model.parameters
         self.state: dict = {}
+        # on the CPU: the generator's matrix-product form (cheaper per chunk than torch's
+        # convolutions); elsewhere the module itself with its state dict
+        self.stream = StreamingGenerator(self.generator) if self.device.type == "cpu" else None
+        self.generator = self.generator.to(self.device)
         frames = max(1, int(config.get("chunk", 1024)) // model.hop)
         self.mel = np.zeros((frames, int(model.config["mel"]["n_mels"])), np.float32)
         self._call(self.mel)      # torch's first call is slow: make it here, not on a live chunk
@@ -44,13 +49,17 @@ class VocoderChunkModel:
 
     def reset(self) -> None:
         self.state.clear()
+        if self.stream is not None:
+            self.stream.reset()
 
     def _call(self, frames: np.ndarray) -> np.ndarray:
         """frames float32 [F, n_mels] -> audio float32 [F * hop], continuing ``state``."""
         torch = self.torch
         with torch.inference_mode():
-            mel = torch.from_numpy(np.ascontiguousarray(frames.T))[None].to(self.device)
-            y = self.generator(mel, self.state)
+            mel = torch.from_numpy(np.ascontiguousarray(frames.T))
+            if self.stream is not None:
+                return self.stream(mel).numpy()
+            y = self.generator(mel[None].to(self.device), self.state)
         return y[0].to("cpu").numpy()
 
     def process(self, inputs: dict, outputs: dict) -> None:

@@ -147,6 +147,90 @@ def tensor_shapes(config: dict) -> list:
     return [(k, tuple(v.shape)) for k, v in gen.state_dict().items()]
 
 
+class StreamingGenerator:
+    """The generator for one stream, chunk by chunk, with each layer's input history kept.
+
+    Same arithmetic as :meth:`Generator.forward` with a state, but every convolution is
+    one matrix product on strided columns of [history | chunk] (``addmm``) and every
+    transposed convolution one product plus an overlap-add of its taps: torch's own CPU
+    convolutions take a per-call path (``slow_conv_dilated2d``) that costs a few hundred
+    microseconds each on chunks of a few frames. Batch 1, float32, inference only.
+    ``__call__(mel_db [n_mels, F])`` -> audio [F * hop]; ``reset()`` clears the histories.
+    """
+
+    def __init__(self, generator):
+        torch = _torch()
+        self.torch = torch
+        g = generator
+        self.mean, self.scale = g.mean, g.scale
+        self.pre = self._conv(g.conv_pre)
+        self.stages = []
+        for up, blocks in zip(g.ups, g.stages):
+            w = up.up.weight.detach()                               # [C_in, C_out, K]
+            c_in, c_out, k = w.shape
+            r = up.stride
+            self.stages.append(({"w": w.reshape(c_in, c_out * k).t().contiguous(), "b": up.up.bias.detach()[:, None],
+                                 "c_out": c_out, "m": k // r, "r": r, "hist": up.hist, "past": None},
+                                [[self._conv(c) for c in block.convs] for block in blocks]))
+        self.post = self._conv(g.conv_post)
+        self.reset()
+
+    def _conv(self, layer) -> dict:
+        w = layer.conv.weight.detach()                              # [C_out, C_in, K]
+        c_out, c_in, k = w.shape
+        return {"w": w.reshape(c_out, c_in * k).contiguous(), "b": layer.conv.bias.detach()[:, None], "k": k,
+                "d": layer.conv.dilation[0], "left": layer.left, "c_in": c_in, "past": None}
+
+    def reset(self) -> None:
+        torch = self.torch
+        for layer in self._layers():
+            size = layer["left"] if "left" in layer else layer["hist"]
+            rows = layer["c_in"] if "c_in" in layer else layer["w"].shape[1]
+            layer["past"] = torch.zeros(rows, size)
+
+    def _layers(self):
+        yield self.pre
+        for up, blocks in self.stages:
+            yield up
+            for convs in blocks:
+                yield from convs
+        yield self.post
+
+    def _run_conv(self, layer, x):
+        torch = self.torch
+        xc = torch.cat([layer["past"], x], dim=1)
+        layer["past"] = xc[:, xc.shape[1] - layer["left"]:]
+        t, k = x.shape[1], layer["k"]
+        cols = xc.as_strided((layer["c_in"], k, t), (xc.stride(0), layer["d"], 1)).reshape(layer["c_in"] * k, t)
+        return torch.addmm(layer["b"], layer["w"], cols)
+
+    def _run_up(self, layer, x):
+        torch = self.torch
+        xc = torch.cat([layer["past"], x], dim=1)
+        layer["past"] = xc[:, xc.shape[1] - layer["hist"]:]
+        t, m, r, h = x.shape[1], layer["m"], layer["r"], layer["hist"]
+        z = torch.mm(layer["w"], xc).view(layer["c_out"], m, r, h + t)
+        out = z[:, 0, :, h:h + t]
+        for j in range(1, m):
+            out = out + z[:, j, :, h - j:h - j + t]
+        return (out.transpose(1, 2).reshape(layer["c_out"], t * r) + layer["b"])
+
+    def __call__(self, mel_db):
+        torch = self.torch
+        F = torch.nn.functional
+        x = self._run_conv(self.pre, (mel_db - self.mean) * self.scale)
+        for up, blocks in self.stages:
+            x = self._run_up(up, F.leaky_relu(x, LRELU_SLOPE))
+            acc = None
+            for convs in blocks:
+                y = x
+                for conv in convs:
+                    y = y + self._run_conv(conv, F.leaky_relu(y, LRELU_SLOPE))
+                acc = y if acc is None else acc + y
+            x = acc * (1.0 / len(blocks))
+        return torch.tanh(self._run_conv(self.post, F.leaky_relu(x)))[0]
+
+
 # ---- mel as the patch computes it --------------------------------------------------------
 
 
