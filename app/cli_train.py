@@ -98,7 +98,31 @@ def cmd_train_ddsp(args) -> int:
                           hidden=(args.units, args.units), seed=args.seed, name=args.name or Path(args.output).stem,
                           checkpoint=checkpoint, progress=not args.quiet, timbre_z=args.timbre)
 
-    return train_and_save(args, train, save_model)
+    def details(result):
+        lead = result.model.config.get("onset_lead")
+        if lead is None:
+            return "; too few notes start from silence to measure the onset lead: latency reported unmeasured"
+        return f"; onsets {lead} samples ahead of the features' frame time, reported as latency"
+
+    if args.calibrate_only:
+        return calibrate_only(args)
+    return train_and_save(args, train, save_model, details)
+
+
+def calibrate_only(args) -> int:
+    from neuropatch.engine.errors import NeuropatchError
+    from neuropatch.nodes.ddsp.train import calibrate_file
+
+    try:
+        lead = calibrate_file(args.output, args.audio, progress=not args.quiet)
+    except (ValueError, FileNotFoundError, OSError, NeuropatchError) as exc:
+        return fail(f"{exc}")
+    if lead is None:
+        from neuropatch.nodes.ddsp.calibrate import MIN_NOTES
+
+        return fail(f"fewer than {MIN_NOTES} notes start from silence in {args.audio}: nothing measured")
+    print(f"{args.output}: onsets come {lead} samples ahead of the features' frame time (stored in the model)")
+    return 0
 
 
 def _add_ddsp_parser(subparsers) -> None:
@@ -122,6 +146,9 @@ def _add_ddsp_parser(subparsers) -> None:
     p.add_argument("--checkpoint", help="checkpoint folder (default OUTPUT with .ckpt); an interrupted run resumes from it")
     p.add_argument("--name", default="", help="model name stored in the file")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--calibrate-only", action="store_true",
+                   help="do not train: measure the onset lead of the existing OUTPUT model on the notes that start "
+                        "from silence in these recordings and store it in the model")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_ddsp)
 

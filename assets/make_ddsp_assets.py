@@ -173,9 +173,45 @@ def demo_files() -> None:
     print("wrote assets/midi/violin_melody.mid and assets/ddsp/flute_phrase.flac")
 
 
+def onset_phrases(inst: Instrument, seed: int, notes: int = 12) -> list:
+    """A phrase of ``notes`` notes across the instrument's range, each starting from
+    silence (half a beat of rest before it), 0.75-1.5 beats long."""
+    rng = np.random.default_rng(seed)
+    phrase = [(None, 1.0)]
+    for p in rng.integers(inst.low, inst.high + 1, notes):
+        phrase += [(int(p), float(rng.choice([0.75, 1.0, 1.5]))), (None, 0.5)]
+    return [phrase]
+
+
+CALIBRATION_SEEDS = (11, 12, 13, 14, 15, 16)
+
+
+def calibrate(names=None) -> None:
+    """Render notes that start from silence (seeds 11-16: six phrases of 12 notes per
+    instrument, none of them used elsewhere) into build/ddsp_data/onsets/<name>/ and store
+    each shipped model's onset lead measured on them (the timbre model: on all three)."""
+    from neuropatch.nodes.ddsp.train import calibrate_file
+
+    root = OUT / "onsets"
+    for name in names or INSTRUMENTS:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for seed in CALIBRATION_SEEDS:
+            sf.write(folder / f"notes_{seed}.wav", render(INSTRUMENTS[name], onset_phrases(INSTRUMENTS[name], seed),
+                                                         seed), SR, subtype="FLOAT")
+        lead = calibrate_file(HERE / "ddsp" / f"{name}.safetensors", folder, progress=False)
+        print(f"ddsp/{name}: onset lead {lead} samples")
+    if not names:
+        lead = calibrate_file(HERE / "ddsp" / "timbre.safetensors", root, progress=False)
+        print(f"ddsp/timbre: onset lead {lead} samples")
+
+
 def main(names=None) -> None:
     if names == ["demo"]:
         demo_files()
+        return
+    if names and names[0] == "calibrate":
+        calibrate(names[1:])
         return
     for name in names or INSTRUMENTS:
         inst = INSTRUMENTS[name]

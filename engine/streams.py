@@ -56,6 +56,9 @@ class StreamSpec:
 
     audio: channels. frames: channels, bins, hop (samples per frame).
     latent: dims (as ``bins``), hop. control/events: nothing else.
+    ``lookahead`` (frames): samples of input newer than a frame's time (the time its
+    producer's latency refers to) that went into the frame; an analysis window centred
+    on the frame's time reaches ``n_fft // 2`` ahead. 0: none, or not known.
     ``known`` False: a check-only compile could not learn the shape without a prepare that
     does I/O (the nodes downstream are not checked).
     """
@@ -65,6 +68,7 @@ class StreamSpec:
     bins: int = 0
     hop: int = 0
     known: bool = True
+    lookahead: int = 0
 
     def max_frames(self, block_size: int) -> int:
         """Upper bound of frames per block for frames/latent streams."""

@@ -18,6 +18,7 @@ from neuropatch.engine.node import Resource
 from neuropatch.engine.streams import StreamSpec
 
 from ..utility import db_to_gain
+from .calibrate import onset_lead_for
 from .model import load_model
 from .timbre import ENCODER_DEFAULTS, MfccTables, encoder_block
 from ..spectral.framing import FramedAnalysis
@@ -112,7 +113,10 @@ class DDSPDecoder(Node):
     """DDSP decoder: f0 + loudness frames -> synth controls as frames.
 
     Inputs (frames, 1 channel x 1 bin, one hop): ``f0`` (Hz), ``loudness`` (dB,
-    feature.loudness). Outputs, one frame per input frame, no latency:
+    feature.loudness). Outputs, one frame per input frame. Latency: minus the model's
+    calibrated onset lead (:mod:`.calibrate`) when the loudness frames come from the
+    analysis it was calibrated with (the decoder starts notes that far ahead of the
+    frames' time), else 0. Outputs:
     ``f0`` [1] Hz (unvoiced frames hold the last voiced f0; pitch shift applied),
     ``amplitude`` [1] linear, ``harmonics`` [K] harmonic distribution (sums to 1),
     ``noise`` [B] linear noise band magnitudes. Version-2 files run DDSP's RnnFcDecoder
@@ -154,6 +158,7 @@ class DDSPDecoder(Node):
         model = load_decoder(self, ctx, hop)
         self._use_z = z_input(ctx, model, hop)
         self._decoder = DecoderProcessor(model, ctx.block_size, hop)
+        self.latency_samples = -onset_lead_for(model.config, specs["loudness"])
         for name, bins in (("f0", 1), ("amplitude", 1), ("harmonics", model.n_harmonics), ("noise", model.n_bands)):
             ctx.out_specs[name] = StreamSpec("frames", 1, bins, hop)
 
@@ -332,8 +337,9 @@ class DDSPSynth(Node):
     when it has one) in one node.
 
     Inputs: ``f0`` (Hz) and ``loudness`` (dB) frames, 1 channel x 1 bin, one hop.
-    Output ``out``: mono audio. latency_samples = hop (the synths'); the feature nodes
-    add their own (half their analysis window).
+    Output ``out``: mono audio. latency_samples = hop (the synths') minus the model's
+    calibrated onset lead as in ddsp.decoder; the feature nodes add their own (half
+    their analysis window).
     """
 
     type_id = "ddsp.synth"
@@ -383,7 +389,7 @@ class DDSPSynth(Node):
                         "harmonics": frame_buffer(hop, bs, model.n_harmonics),
                         "noise": frame_buffer(hop, bs, model.n_bands)}
         self._noise_out = np.zeros(bs, np.float32)
-        self.latency_samples = hop
+        self.latency_samples = hop - onset_lead_for(model.config, specs["loudness"])
 
     def reset(self):
         super().reset()

@@ -10,6 +10,10 @@ of the feature nodes is centred on sample k * hop + hop - n_fft / 2. Training th
 compares the synth with the recording delayed by ``hop + n_fft // 2`` samples, which is
 the chain's latency (the feature nodes report n_fft / 2, the synths hop).
 
+Onset lead: the trained model's onsets come ahead of that nominal latency (it sees the
+features' lookahead); :mod:`.calibrate` measures by how much on the held-out parts, and
+the decoder reports it.
+
 Held-out split: every 10th segment of every file (never trained on) gives the quality
 numbers printed at the end: the model's loss and a band-limited sawtooth's driven by
 the same f0 and loudness (its gain fitted on training segments).
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibrate import calibrate, held_out_spans
 from .model import DDSPModel, default_config, rnn_config
 
 FEATURES = {"hop": 256, "n_fft": 1024, "fmin": 95.0, "fmax": 2000.0, "threshold": 0.15}
@@ -441,4 +446,21 @@ def train_ddsp(source, sample_rate: int = 48000, steps: int = 3000, segment_fram
                         for name, p in encoder.state_dict().items()})
     if rev is not None:
         tensors["reverb.ir"] = torch.cat([rev.ir.new_zeros(1), rev.ir[1:]]).detach().numpy().astype(np.float32)
-    return TrainResult(DDSPModel(config, tensors), final, time.perf_counter() - start, steps, quality)
+    model = DDSPModel(config, tensors)
+    calibrate(model, recs, held_out_spans(recs, held_items, segment_frames, hop) if held_items else None)
+    return TrainResult(model, final, time.perf_counter() - start, steps, quality)
+
+
+def calibrate_file(path, source, progress: bool = True) -> int | None:
+    """Measure the onset lead of the model at ``path`` on the notes that start from
+    silence in the recordings in ``source`` and write it into the file; returns it
+    (samples), or None (file unchanged) when too few notes start from silence."""
+    from .model import load_model, save_model
+
+    model = load_model(path)
+    features = {k: v for k, v in model.config["features"].items() if k in FEATURES}
+    recs = load_recordings(source, int(model.config["sample_rate"]), features, progress)
+    lead = calibrate(model, recs)
+    if lead is not None:
+        save_model(path, model)
+    return lead

@@ -24,6 +24,7 @@ import numpy as np
 from neuropatch.engine.jit import njit
 
 from neuropatch.engine import Node
+from neuropatch.engine.streams import StreamSpec
 
 from ..dsp.fft import is_power_of_two
 
@@ -116,7 +117,8 @@ class FramedAnalysis(Node):
     describe their window's centre (``latency_at_centre``: a pitch or loudness value is
     the window centre's, n_fft // 2 behind the newest sample); :meth:`reset` clears the ring;
     :meth:`input_audio` is the block's float32 [channels, n] input, silence when the
-    input is unconnected or has another channel count.
+    input is unconnected or has another channel count; :meth:`frames_spec` the spec of a
+    frames output (its lookahead: every frame reaches latency_samples ahead of its time).
     """
 
     latency_at_centre = False
@@ -129,6 +131,9 @@ class FramedAnalysis(Node):
         self._ring, self._state = make_ring(self.channels, n_fft)
         self._zeros = np.zeros((self.channels, ctx.block_size), np.float32)
         self.latency_samples = n_fft // 2 if self.latency_at_centre else n_fft - hop
+
+    def frames_spec(self, bins: int) -> StreamSpec:
+        return StreamSpec("frames", channels=self.channels, bins=bins, hop=self._hop, lookahead=self.latency_samples)
 
     def reset(self):
         super().reset()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from neuropatch.engine import Param, Port
-from neuropatch.engine.streams import StreamSpec
 
 from ..dsp.fft import FFTScratch
 from .framing import FramedAnalysis
@@ -54,7 +53,7 @@ class Loudness(FramedAnalysis):
         self._weight = a_weighting_db(np.linspace(0.0, ctx.sample_rate / 2.0, n_fft // 2 + 1))
         self._scratch = FFTScratch(n_fft)
         for name in ("out", "rms"):
-            ctx.out_specs[name] = StreamSpec("frames", channels=self.channels, bins=1, hop=hop)
+            ctx.out_specs[name] = self.frames_spec(1)
 
     def process(self, ins, outs, n):
         x = self.input_audio(ins, n)

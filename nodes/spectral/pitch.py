@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from neuropatch.engine import Param, Port
-from neuropatch.engine.streams import StreamSpec
 
 from ..dsp.fft import make_plan, make_work
 from .framing import FramedAnalysis
@@ -63,7 +62,7 @@ class Pitch(FramedAnalysis):
         self._work = (np.zeros(n), np.zeros(bins), np.zeros(bins), np.zeros(bins), np.zeros(bins),
                       np.zeros(n), np.zeros(n + 1), np.zeros(n), make_work(n))
         for name in ("out", "confidence"):
-            ctx.out_specs[name] = StreamSpec("frames", channels=self.channels, bins=1, hop=hop)
+            ctx.out_specs[name] = self.frames_spec(1)
 
     def process(self, ins, outs, n):
         x = self.input_audio(ins, n)
