@@ -141,6 +141,10 @@ class Node:
     display: str = ""
     #: Samples the registry-wide contract tests feed (lower it for slow models).
     contract_samples: int = 4096
+    #: Rough seconds its numba kernels take to compile on a first run (empty kernel cache);
+    #: 0: none worth spreading. A cold warm-up compiles the heavier node types in child
+    #: processes at the same time (:mod:`.warm_parallel`); a wrong value costs time only.
+    compile_seconds: float = 0.0
 
     @classmethod
     def contract_setup(cls, tmp_dir: Path) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 from .compiler import NodeStep, Schedule
 from .node import zero_outputs
 from .streams import FrameBuffer
+from .warm_parallel import warm_steps
 
 _perf_ns = time.perf_counter_ns
 
@@ -110,8 +111,12 @@ class Runtime:
     def warm_up(self, blocks: int = 1) -> None:
         """Run `blocks` blocks of silence, then reset every node and the meters: first calls
         (numba dispatch and compilation, lazy caches) happen here, not in the first real
-        block. Not for the audio thread."""
+        block. With a cold kernel cache the nodes are first warmed one by one, the heavier
+        node types in child processes at the same time (:mod:`.warm_parallel`). Not for the
+        audio thread."""
         bs = self.schedule.block_size
+        if blocks > 0:
+            warm_nodes(self.schedule)
         for _ in range(blocks):
             self.process(None, bs)
         self._reset_now()
@@ -275,3 +280,28 @@ def _bypass(step: NodeStep, ins: dict, outs: dict, n: int) -> None:
         else:
             c = min(src.shape[0], dst.shape[0])
             dst[:c, :n] = src[:c, :n]
+
+
+def warm_nodes(schedule: Schedule) -> int:
+    """When the kernels of several heavier node types of `schedule` are not cached yet, call
+    every node once on its (silent) buffers, in order, with children compiling those types'
+    kernels meanwhile (:func:`.warm_parallel.warm_steps`); otherwise do nothing. Returns the
+    number of children. Lane nodes, feedback delays and bypassed nodes are left to the first
+    block; a node that raises here raises again there, where the runtime bypasses it. Nodes
+    are not reset (the caller does)."""
+    bs = schedule.block_size
+    host = schedule.host
+    host.input = host.input_buffer[:, :bs]
+    host.output = host.output_buffer[:, :bs]
+    steps = [s for s in schedule.node_steps if s.lane is None and not s.fb_mode and not s.bypassed]
+
+    def warm_one(step) -> None:
+        ins, outs = step.views(bs)
+        try:
+            step.call(ins, outs, bs)
+        except Exception:
+            pass
+
+    n = warm_steps(schedule, steps, warm_one, always=False)   # nothing to spread: the block does it
+    host.output.fill(0.0)
+    return n

@@ -130,6 +130,7 @@ def ir_process(x, y, seq, idx, spec_ir, fdl, tail, head, acc, frame, plan, work,
 
 class ImpulseResponse(Node):
     type_id = "fx.ir"
+    compile_seconds = 6.0
     bypass_routes = (("in", "out"),)
     prepare_does_io = True
     title = "Cabinet IR"
@@ -255,6 +256,7 @@ def biquad_cascade(x, y, n, coefs, state):
 
 class ToneStack(Node):
     type_id = "fx.eq3"
+    compile_seconds = 0.3
     bypass_routes = (("in", "out"),)
     title = "Tone Stack"
     category = "effects"
@@ -336,6 +338,7 @@ def gate_block(x, y, n, channels, env, gain, hold_left, thr_open, thr_close, att
 
 class NoiseGate(Node):
     type_id = "fx.noise_gate"
+    compile_seconds = 0.4
     bypass_routes = (("in", "out"),)
     title = "Noise Gate"
     category = "effects"

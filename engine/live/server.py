@@ -35,6 +35,7 @@ from ..graph import (AddComment, Batch, ClearParam, EditComment, Graph, MoveNode
                      SetParam)
 from ..patch import graph_from_dict
 from ..runtime import Runtime, Transition
+from ..warm_parallel import warm_steps
 from ..parent_death import die_with_parent
 from ..registry import default_registry
 from ..streams import FrameBuffer
@@ -192,6 +193,9 @@ def warm_prepared(schedule: Schedule) -> None:
     kernels of a newly added node here, on the control side, instead of in the first audio
     callback, which would overrun by the whole compile (seconds on a first run).
 
+    When several heavier node types are not cached yet (a patch loaded on a first run),
+    child processes compile some of them meanwhile (:mod:`..warm_parallel`).
+
     Safe because a compile allocates its own buffers and host I/O (nothing the running
     schedule reads) and prepared nodes are fresh instances. Lane nodes and feedback delays
     are left alone (their first calls are cheap, and a lane's worker must not be fed twice).
@@ -200,11 +204,11 @@ def warm_prepared(schedule: Schedule) -> None:
     host = schedule.host
     host.input = host.input_buffer[:, :bs]
     host.output = host.output_buffer[:, :bs]
-    for step in schedule.node_steps:
-        if (step.node_id not in schedule.prepared or (step.bypassed and not step.switched_off)
-                or step.lane is not None
-                or step.fb_mode):
-            continue
+    steps = [step for step in schedule.node_steps
+             if step.node_id in schedule.prepared and not (step.bypassed and not step.switched_off)
+             and step.lane is None and not step.fb_mode]
+
+    def warm_one(step) -> None:
         ins, outs = step.views(bs)
         try:
             step.call(ins, outs, bs)
@@ -212,8 +216,11 @@ def warm_prepared(schedule: Schedule) -> None:
             step.bypassed = True
             step.node.error = f"raised {exc!r}; bypassed"
             schedule.errors[step.node_id] = step.node.error
-            continue
+            return
         step.node.reset()
+
+    # a cold cache: the heavier node types compile in child processes meanwhile
+    warm_steps(schedule, steps, warm_one)
     host.output.fill(0.0)
 
 

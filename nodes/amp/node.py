@@ -41,6 +41,7 @@ class NamAmp(Node):
     """
 
     type_id = "amp.nam"
+    compile_seconds = 2.0
     bypass_routes = (("in", "out"),)
     prepare_does_io = True
     title = "Neural Amp"

@@ -31,6 +31,7 @@ class Pitch(FramedAnalysis):
     """
 
     type_id = "feature.pitch"
+    compile_seconds = 7.0
     title = "Pitch"
     category = "feature"
     latency_at_centre = True
