@@ -80,12 +80,13 @@ class DDX7Model:
 
     def kernel_weights(self) -> np.ndarray:
         """Every tensor in :func:`tensor_order`, convolution weights transposed to
-        [K, C_out, C_in] (contiguous input channels per tap), flattened float64 [P]."""
+        [K, C_in, C_out] (contiguous output channels per tap and input), flattened float32 [P]
+        (the trained values exactly; the kernel accumulates in float64)."""
         parts = []
         for name, _ in tensor_order(self.config):
-            t = np.asarray(self.tensors[name], np.float64)
+            t = np.asarray(self.tensors[name], np.float32)
             if t.ndim == 3:
-                t = np.transpose(t, (2, 0, 1))
+                t = np.transpose(t, (2, 1, 0))
             parts.append(np.ascontiguousarray(t).ravel())
         return np.concatenate(parts)
 
