@@ -23,7 +23,7 @@ def cmd_train_ddx7(args) -> int:
                           segment_frames=args.segment_frames, lr=args.lr, algorithm=args.algorithm,
                           ratios=args.ratios, blocks=args.blocks, channels=args.channels, seed=args.seed,
                           name=args.name or Path(args.output).stem, checkpoint=checkpoint,
-                          progress=not args.quiet)
+                          progress=not args.quiet, reverb=not args.no_reverb)
 
     return train_and_save(args, train, save_model, lambda result: f", {result.model.parameters} parameters")
 
@@ -42,6 +42,8 @@ def add_parser(subparsers) -> None:
                    help="the six operators' frequency ratios")
     p.add_argument("--blocks", type=int, default=5, help="TCN blocks (dilations 1, 2, 4, ...)")
     p.add_argument("--channels", type=int, default=128, help="TCN channels")
+    p.add_argument("--no-reverb", action="store_true",
+                   help="do not learn a reverb impulse response (ddsp.reverb plays a learned one from this file)")
     p.add_argument("--sample-rate", type=int, default=48000, help="rate the model is trained at (files are resampled)")
     p.add_argument("--checkpoint", help="checkpoint folder (default OUTPUT with .ckpt); an interrupted run resumes from it")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

@@ -267,10 +267,21 @@ class DDSPNoise(Node):
         self._synth.process(mags.data, mags.count, outs["out"][0], n, db_to_gain(self.param_values["gain_db"]))
 
 
+def load_reverb_model(path):
+    """The DDSP or DDX7 model in ``path`` (either may hold a learned ``reverb_ir``)."""
+    from neuropatch.nodes.dsp.model_file import read_model_file
+
+    from ..ddx7.model import FORMAT as DDX7_FORMAT, load_model as load_ddx7
+    from .model import FORMAT
+
+    config, _ = read_model_file(path, "DDSP or DDX7", (FORMAT, DDX7_FORMAT))
+    return load_ddx7(path) if config["format"] == DDX7_FORMAT else load_model(path)
+
+
 class DDSPReverb(Node):
     """Reverb (DDSP Reverb): out = in + wet * (in convolved with an impulse response).
 
-    ``source`` "model": the impulse response a DDSP model learned (resource ``model``);
+    ``source`` "model": the impulse response a DDSP or DDX7 model learned (resource ``model``);
     "exponential": Gaussian noise decaying exponentially with ``decay_s`` over
     ``length_s``, unit energy. Zero-latency partitioned convolution; mono.
     """
@@ -289,7 +300,8 @@ class DDSPReverb(Node):
         Param("decay_s", 0.01, 10.0, 0.5, unit="s", log=True, structural=True, doc="exponential: time to fall by 1/e"),
         Param("length_s", 0.05, 10.0, 1.5, unit="s", structural=True, doc="exponential: impulse response length"),
     ]
-    resources = [Resource("model", (".safetensors",), "DDSP model holding a learned reverb", required=False)]
+    resources = [Resource("model", (".safetensors",), "DDSP or DDX7 model holding a learned reverb",
+                          required=False)]
     prepare_does_io = True
 
     @classmethod
@@ -299,7 +311,13 @@ class DDSPReverb(Node):
 
     @classmethod
     def resource_info(cls, name, path):
-        return model_info(path)
+        try:
+            model = load_reverb_model(path)
+        except NeuropatchError as exc:
+            return {"error": str(exc)}
+        ir = model.reverb_ir
+        return {"model": str(model.config.get("name", Path(path).stem)),
+                "reverb": "none" if ir is None else f"learned, {ir.shape[0] / model.config['sample_rate']:.2f} s"}
 
     def prepare(self, ctx):
         p = self.param_values
@@ -307,9 +325,10 @@ class DDSPReverb(Node):
             path = self.resource_paths.get("model")
             if path is None:
                 raise ResourceError("source 'model' needs a model file (resource 'model')")
-            model = load_model(path)
+            model = load_reverb_model(path)
             if model.reverb_ir is None:
-                raise ResourceError(f"{Path(path).name} has no learned reverb (train it with train-ddsp --reverb)")
+                raise ResourceError(f"{Path(path).name} has no learned reverb (train-ddsp and train-ddx7 learn one "
+                                    f"unless --no-reverb)")
             ir = model.reverb_ir.astype(np.float64)
             if model.config["sample_rate"] != ctx.sample_rate:
                 from neuropatch.engine.resample import resample

@@ -12,7 +12,8 @@ files: the torch synth has none).
 
 Tensors (float32): ``blocks.{b}.conv1.weight`` [C, C_in, K], ``.conv1.bias`` [C],
 ``.conv2.weight`` [C_out, C, K], ``.conv2.bias`` [C_out], ``.residual.weight``
-[C_out, C_in, 1] and ``.residual.bias`` where C_in != C_out. Config: ``format``
+[C_out, C_in, 1] and ``.residual.bias`` where C_in != C_out; optionally ``reverb.ir``
+[taps], the reverb learned with the decoder (ddsp.reverb plays it). Config: ``format``
 ("neuropatch.ddx7"), ``sample_rate``, ``hop``, ``blocks``, ``channels``, ``kernel_size``,
 ``algorithm``, ``ratios`` [6], ``feedback``, ``max_level``, free-form ``name`` /
 ``features`` / ``training``. Never pickle.
@@ -76,7 +77,13 @@ class DDX7Model:
 
     @property
     def parameters(self) -> int:
-        return int(sum(t.size for t in self.tensors.values()))
+        """Weights of the decoder (the reverb's taps not counted)."""
+        return int(sum(t.size for name, t in self.tensors.items() if name != "reverb.ir"))
+
+    @property
+    def reverb_ir(self) -> np.ndarray | None:
+        """The learned impulse response, float32 [taps], or None."""
+        return self.tensors.get("reverb.ir")
 
     def kernel_weights(self) -> np.ndarray:
         """Every tensor in :func:`tensor_order`, convolution weights transposed to
@@ -93,7 +100,8 @@ class DDX7Model:
 
 def save_model(path, model: DDX7Model) -> None:
     """Write ``model`` to ``path`` (.safetensors with the config in its metadata, .json beside it)."""
-    write_model_file(path, {k: model.tensors[k] for k, _ in tensor_order(model.config)}, model.config)
+    names = [k for k, _ in tensor_order(model.config)] + (["reverb.ir"] if model.reverb_ir is not None else [])
+    write_model_file(path, {k: model.tensors[k] for k in names}, model.config)
 
 
 def load_model(path) -> DDX7Model:
@@ -102,4 +110,7 @@ def load_model(path) -> DDX7Model:
     require_keys(path, config, REQUIRED)
     if not 1 <= int(config["algorithm"]) <= 32 or len(config["ratios"]) != N_OPERATORS:
         raise ModelFormatError(f"{Path(path).name}: config.algorithm must be 1..32 and config.ratios have 6 entries")
-    return DDX7Model(config, checked_tensors(path, tensors, tensor_order(config)))
+    expected = dict(tensor_order(config))
+    if "reverb.ir" in tensors:
+        expected["reverb.ir"] = (int(tensors["reverb.ir"].shape[0]),)
+    return DDX7Model(config, checked_tensors(path, tensors, expected))

@@ -17,10 +17,10 @@ import numpy as np
 from neuropatch.engine.errors import ModelFormatError, ResourceError
 
 
-def read_model_file(path, kind: str, fmt: str) -> tuple:
+def read_model_file(path, kind: str, fmt) -> tuple:
     """(config, tensors) of the .safetensors file ``path`` whose config ``format`` is
-    ``fmt``; ``kind`` names the model in the not-found message. Raises ResourceError /
-    ModelFormatError."""
+    ``fmt`` (or one of a tuple of formats); ``kind`` names the model in the not-found
+    message. Raises ResourceError / ModelFormatError."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -41,8 +41,10 @@ def read_model_file(path, kind: str, fmt: str) -> tuple:
         config = json.loads(raw)
     except ValueError as exc:
         raise ModelFormatError(f"{path.name}: config is not JSON ({exc})") from exc
-    if config.get("format") != fmt:
-        raise ModelFormatError(f"{path.name}: config.format: expected {fmt!r}, got {config.get('format')!r}")
+    formats = fmt if isinstance(fmt, tuple) else (fmt,)
+    if config.get("format") not in formats:
+        want = " or ".join(repr(f) for f in formats)
+        raise ModelFormatError(f"{path.name}: config.format: expected {want}, got {config.get('format')!r}")
     return config, tensors
 
 

@@ -158,6 +158,18 @@ class TestTraining:
         first = load_model(out)
         assert json.loads((ckpt / "progress.json").read_text())["step"] == 3
         assert first.config["training"]["quality"]["segments"] >= 1
+        # the reverb learned with it plays in ddsp.reverb: an impulse comes back as itself plus the IR
+        from neuropatch.nodes.ddsp.node import DDSPReverb
+
+        reverb = DDSPReverb()
+        reverb.set_resource("model", out)
+        reverb.set_param("source", "model")
+        reverb.set_param("wet_db", 0.0)
+        impulse = np.zeros((1, 16384), np.float32)
+        impulse[0, 0] = 1.0
+        wet = run_node(reverb, {"in": impulse}, SR, 256)["out"][0]
+        ir = first.reverb_ir
+        np.testing.assert_allclose(wet[:len(ir)], np.concatenate([[1.0], ir[1:]])[:16384], atol=1e-6)
         # the same schedule again: nothing left to train, the checkpoint's weights come back
         assert main(args + ["--steps", "3"]) == 0
         again = load_model(out)
