@@ -22,10 +22,11 @@ def yin_frame(frame, sr, tau_min, tau_max, threshold, plan, work):
     win, xr, xi, yr, yi, corr, cs, cmnd, fft_work = work
     n = frame.shape[0]
     w = n // 2
-    rfft(frame, xr, xi, plan, fft_work)
     for j in range(n):
         win[j] = frame[j] if j < w else 0.0
-    rfft(win, yr, yi, plan, fft_work)
+    # one call site for both transforms: rfft is inlined, each site is another copy to compile
+    for k in range(2):
+        rfft(frame if k == 0 else win, xr if k == 0 else yr, xi if k == 0 else yi, plan, fft_work)
     # X * conj(Y): cross-correlation r[tau] = sum_{j<W} x[j] x[j + tau]
     for b in range(xr.shape[0]):
         re = xr[b] * yr[b] + xi[b] * yi[b]
@@ -87,13 +88,16 @@ def pitch_block(x, ring, state, hop, ones, sr, tau_min, tau_max, threshold, plan
     (f0 in Hz, 0 for unvoiced frames; confidence in [0, 1]).
     """
     count = 0
-    i = next_frame(x, ring, state, 0, hop)
-    while i >= 0:
+    i = np.int64(0)
+    while True:
+        # one call site (next_frame is inlined)
+        i = next_frame(x, ring, state, i, hop)
+        if i < 0:
+            break
         for c in range(x.shape[0]):
             read_frame(ring, state, c, ones, frame)
             f0, conf, voiced = yin_frame(frame, sr, tau_min, tau_max, threshold, plan, work)
             f0_out[count, c, 0] = f0 if voiced else 0.0
             conf_out[count, c, 0] = conf
         count += 1
-        i = next_frame(x, ring, state, i, hop)
     return count
