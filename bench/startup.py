@@ -15,7 +15,10 @@ folder per run: "cold"), then again with the folder the cold run filled ("warm")
 
 Each child process records numba's ``numba:compile`` events (self time: a kernel's own
 compile, not the callees compiled inside it) and the time spent loading cached kernels, so
-the large costs are visible per kernel. Numbers are best of N (``--repeat``).
+the large costs are visible per kernel (kernels compiled by the warm-up's own child
+processes, engine/warm_parallel.py, are not in that list). Numbers are best of N
+(``--repeat``). ``NEUROPATCH_COMPILE_WORKERS`` is passed on to the jobs (0: no warm-up
+children; unset: one per idle core).
 
 Run (from the repository root)::
 
@@ -262,11 +265,14 @@ def main(argv=None) -> int:
         return 0
     wanted = [n for n in jobs if not args.jobs or any(n == j or (j.endswith(":") and n.startswith(j))
                                                        for j in args.jobs)]
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, best of {args.repeat}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, best of {args.repeat}, "
+          f"load average {os.getloadavg()[0]:.2f}, NEUROPATCH_COMPILE_WORKERS="
+          f"{os.environ.get('NEUROPATCH_COMPILE_WORKERS', '(unset: one child per idle core)')}")
     results = []
     for name in wanted:
         m = measure(name, jobs[name], args.repeat)
         print_result(m, args.top)
+        print(f"    (load average after it: {os.getloadavg()[0]:.2f})")
         results.append(m)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
