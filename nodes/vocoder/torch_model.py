@@ -32,6 +32,12 @@ def _torch():
     return torch
 
 
+def magnitude(spec):
+    """|spec| of a complex STFT with a gradient everywhere (torch.abs has none at 0 + 0j,
+    where it gives NaN: one exactly silent bin poisons a training step)."""
+    return (spec.real ** 2 + spec.imag ** 2 + 1e-12).sqrt()
+
+
 # ---- generator ---------------------------------------------------------------------------
 
 
@@ -262,7 +268,7 @@ class MelFrontEnd:
         x = torch.nn.functional.pad(audio, (self.n_fft - self.hop, 0))
         frames = audio.shape[-1] // self.hop
         spec = torch.stft(x, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
-        mag = spec[..., :frames].abs()
+        mag = magnitude(spec[..., :frames])
         return mag if self.power == 1.0 else mag ** self.power
 
     def __call__(self, audio):
@@ -386,8 +392,8 @@ def stft_loss(torch, pred, target, sizes=(2048, 512, 128)):
     loss = 0.0
     for n in sizes:
         window = torch.hann_window(n, dtype=pred.dtype)
-        sp = torch.stft(pred, n, n // 4, window=window, return_complex=True).abs()
+        sp = magnitude(torch.stft(pred, n, n // 4, window=window, return_complex=True))
         st = torch.stft(target, n, n // 4, window=window, return_complex=True).abs()
-        loss = loss + torch.linalg.norm(st - sp) / torch.clamp(torch.linalg.norm(st), min=1e-7)
+        loss = loss + ((st - sp) ** 2).sum().add(1e-12).sqrt() / torch.clamp(torch.linalg.norm(st), min=1e-7)
         loss = loss + (torch.log(sp + 1e-5) - torch.log(st + 1e-5)).abs().mean()
     return loss / len(sizes)

@@ -13,6 +13,9 @@ frames after ``warmup_frames`` frames whose outputs are not scored (the causal n
 history); the target is the audio ``delay`` samples earlier. Recordings are mixed down to
 mono, resampled to the model's rate and scaled by a random gain (``gain_db`` range).
 
+Both optimisers clip gradients at norm 10; a step whose loss or gradient is not finite is
+dropped (not applied), and a run that keeps producing them stops with an error.
+
 Held-out split: every 8th block of 4 s of every file is never trained on; at the end the
 model renders those blocks whole and the trainer reports the multi-scale spectral loss
 (DDSP's) and the mel L1 against them.
@@ -29,6 +32,7 @@ from .model import VocoderModel, default_config, default_mel
 BLOCK_S = 4.0
 HELD_OUT_EVERY = 8
 MEL_WEIGHT = 45.0
+MAX_SKIPPED = 100   # non-finite steps dropped before a run gives up
 
 
 def load_audio(source, sample_rate: int, progress: bool = True) -> list:
@@ -162,7 +166,8 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
     generator = build_generator(config)
     mpd, msd = build_discriminators(width=disc_width)
     opt_g = torch.optim.AdamW(generator.parameters(), lr, betas=(0.8, 0.99))
-    opt_d = torch.optim.AdamW(list(mpd.parameters()) + list(msd.parameters()), lr, betas=(0.8, 0.99))
+    d_params = list(mpd.parameters()) + list(msd.parameters())
+    opt_d = torch.optim.AdamW(d_params, lr, betas=(0.8, 0.99))
     step = 0
     if checkpoint is not None:
         from pathlib import Path
@@ -178,6 +183,7 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
             step = int(done["step"])
     batches = Batches(torch, front, recs, train_spans, config, segment_frames, warmup_frames, gain_db, seed + step)
     skip = warmup_frames * hop
+    skipped = 0
     last = {"g": [], "mel": [], "stft": [], "adv": [], "d": []}
     bar = tqdm(total=steps, initial=step, desc="train-vocoder", disable=not progress, unit="step")
     while step < steps:
@@ -194,7 +200,9 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
             loss_d = discriminator_loss(real_p + real_s, fake_p + fake_s)
             opt_d.zero_grad()
             loss_d.backward()
-            opt_d.step()
+            norm_d = torch.nn.utils.clip_grad_norm_(d_params, 10.0)
+            if torch.isfinite(loss_d) and torch.isfinite(norm_d):
+                opt_d.step()
             real_p, feat_rp = mpd(target)
             fake_p, feat_fp = mpd(y)
             real_s, feat_rs = msd(target)
@@ -205,7 +213,13 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
             last["d"] = (last["d"] + [float(loss_d.detach())])[-100:]
         opt_g.zero_grad()
         loss_g.backward()
-        torch.nn.utils.clip_grad_norm_(generator.parameters(), 10.0)
+        norm = torch.nn.utils.clip_grad_norm_(generator.parameters(), 10.0)
+        if not (torch.isfinite(loss_g) and torch.isfinite(norm)):
+            skipped += 1       # a non-finite step is dropped, never applied to the weights
+            if skipped > MAX_SKIPPED:
+                raise ValueError(f"training diverged: {skipped} steps with non-finite losses or gradients "
+                                 f"(the checkpoint in {checkpoint} holds the last finite weights)")
+            continue
         opt_g.step()
         step += 1
         for k, v in (("g", loss_g), ("mel", rec_mel), ("stft", rec_stft)):
