@@ -25,7 +25,8 @@ def cmd_train_vocoder(args) -> int:
                                warmup_steps=args.warmup_steps, batch=args.batch, segment_frames=args.segment_frames,
                                lr=args.lr, channels=args.channels, n_mels=args.n_mels, seed=args.seed,
                                name=args.name or Path(args.output).stem, checkpoint=checkpoint,
-                               checkpoint_every=args.checkpoint_every, progress=not args.quiet)
+                               checkpoint_every=args.checkpoint_every, progress=not args.quiet,
+                               init=args.init, stft_weight=args.stft_weight)
     except (ValueError, FileNotFoundError, NeuropatchError) as exc:
         return fail(f"{exc}")
     try:
@@ -56,6 +57,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--channels", type=int, default=128, help="generator channels before the first upsampling")
     p.add_argument("--n-mels", type=int, default=80)
+    p.add_argument("--init", help="a vocoder .safetensors to start from (fine-tuning: its settings and weights)")
+    p.add_argument("--stft-weight", type=float, default=1.0,
+                   help="weight of the multi-resolution STFT loss (the log-mel L1's is 45)")
     p.add_argument("--sample-rate", type=int, default=48000, help="rate the model runs at (files are resampled)")
     p.add_argument("--checkpoint", help="checkpoint folder (default OUTPUT with .ckpt); an interrupted run resumes from it")
     p.add_argument("--checkpoint-every", type=int, default=100)

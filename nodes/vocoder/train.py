@@ -23,6 +23,7 @@ model renders those blocks whole and the trainer reports the multi-scale spectra
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -140,14 +141,16 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
                   n_mels: int = 80, n_fft: int = 1024, hop: int = 256, upsample_rates=(8, 8, 4),
                   upsample_kernels=(16, 16, 8), disc_width: int = 8, gain_db=(-12.0, 2.0), seed: int = 0,
                   name: str = "", checkpoint=None, checkpoint_every: int = 100, progress: bool = True,
-                  recordings: list | None = None) -> TrainResult:
+                  recordings: list | None = None, init=None, stft_weight: float = 1.0) -> TrainResult:
     """Fit a vocoder to the recordings in ``source`` (a file or folder of audio files).
 
     ``steps`` in all, the first ``warmup_steps`` generator-only; batches of ``batch``
     items of ``segment_frames`` scored frames. ``checkpoint``: a folder; training resumes
     from it when it holds a matching checkpoint and saves to it every ``checkpoint_every``
-    steps. Returns the model, the mean generator loss of the last 100 steps and the
-    held-out quality numbers.
+    steps. ``init``: a vocoder file to start from (its mel settings, generator shape and
+    weights replace the arguments'). ``stft_weight``: the multi-resolution STFT loss's
+    weight (the log-mel L1's is 45). Returns the model, the mean generator loss of the
+    last 100 steps and the held-out quality numbers.
     """
     import torch
     from tqdm import tqdm
@@ -158,20 +161,33 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
     start = time.perf_counter()
     torch.manual_seed(seed)
     recs = recordings if recordings is not None else load_audio(source, sample_rate, progress)
-    config = default_config(default_mel(sample_rate, n_fft, hop, n_mels), channels, upsample_rates, upsample_kernels)
+    start_from = None
+    if init is not None:
+        from .model import load_model
+        from .torch_model import load_tensors
+
+        start_from = load_model(init)
+        config = {k: v for k, v in start_from.config.items() if k not in ("name", "training")}
+        if int(config["mel"]["sample_rate"]) != sample_rate:
+            raise ValueError(f"{init} runs at {config['mel']['sample_rate']} Hz, not --sample-rate {sample_rate}")
+        hop = int(config["mel"]["hop"])
+    else:
+        config = default_config(default_mel(sample_rate, n_fft, hop, n_mels), channels, upsample_rates,
+                                upsample_kernels)
     front = MelFrontEnd(config["mel"])
     train_spans, held_spans = split_blocks(recs, sample_rate)
-    config["input_mean_db"], config["input_std_db"] = input_stats(front, recs, train_spans, torch)
+    if start_from is None:
+        config["input_mean_db"], config["input_std_db"] = input_stats(front, recs, train_spans, torch)
     config["name"] = name
     generator = build_generator(config)
+    if start_from is not None:
+        load_tensors(generator, start_from.tensors)
     mpd, msd = build_discriminators(width=disc_width)
     opt_g = torch.optim.AdamW(generator.parameters(), lr, betas=(0.8, 0.99))
     d_params = list(mpd.parameters()) + list(msd.parameters())
     opt_d = torch.optim.AdamW(d_params, lr, betas=(0.8, 0.99))
     step = 0
     if checkpoint is not None:
-        from pathlib import Path
-
         done = load_checkpoint(Path(checkpoint) / "generator", {"generator": generator}, opt_g)
         if done is not None:
             if done.get("input_db") != [config["input_mean_db"], config["input_std_db"]]:
@@ -191,7 +207,7 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
         y = generator(mel)[:, skip:]
         rec_mel = MEL_WEIGHT * (front.log_mel(y) - front.log_mel(target)).abs().mean()
         rec_stft = stft_loss(torch, y, target)
-        loss_g = rec_mel + rec_stft
+        loss_g = rec_mel + stft_weight * rec_stft
         if step >= warmup_steps:
             real_p, _ = mpd(target)
             fake_p, _ = mpd(y.detach())
@@ -227,8 +243,6 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
         bar.update(1)
         bar.set_postfix({k: f"{np.mean(v):.3f}" for k, v in last.items() if v})
         if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
-            from pathlib import Path
-
             info = {"step": step, "steps": steps, "loss": float(np.mean(last["g"])),
                     "input_db": [config["input_mean_db"], config["input_std_db"]]}
             save_checkpoint(Path(checkpoint) / "generator", {"generator": generator}, opt_g, dict(info))
@@ -239,9 +253,12 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
     final = float(np.mean(last["g"])) if last["g"] else float("nan")
     config["training"] = {"steps": steps, "warmup_steps": warmup_steps, "batch": batch,
                           "segment_frames": segment_frames, "lr": lr, "seed": seed, "disc_width": disc_width,
+                          "stft_weight": stft_weight, "init": None if init is None else Path(init).name,
                           "gain_db": list(gain_db), "final_loss": round(final, 5),
                           "files": [n for n, _ in recs], "seconds": round(time.perf_counter() - start, 1),
                           "quality": {k: round(v, 5) if isinstance(v, float) else v for k, v in quality.items()}}
+    if start_from is not None:
+        config["training"]["init_training"] = start_from.config.get("training")
     quality = dict(quality, segments=quality.get("blocks", 0))
     return TrainResult(VocoderModel(config, state_tensors(generator)), final, time.perf_counter() - start, steps,
                        quality)
