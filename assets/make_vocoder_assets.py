@@ -1,9 +1,8 @@
 """Make the training audio of the shipped GAN mel vocoder (run from the repository root):
 
     python assets/make_vocoder_assets.py       # -> build/vocoder_data/*.wav
-    OMP_NUM_THREADS=1 neuropatch train-vocoder build/vocoder_data -o build/vocoder/fluid.safetensors \\
-        --steps 9500 --warmup-steps 8000 --threads 1 --seed 0 --name "FluidR3 instruments"
-    cp build/vocoder/fluid.safetensors build/vocoder/fluid.json assets/vocoder/
+
+then the two train-vocoder runs in assets/README.md ("GAN mel vocoder").
 
 The audio is what the other shipped models were trained on, rendered by their scripts
 with fluidsynth and the FluidR3 GM soundfont (Debian packages fluidsynth
