@@ -4,7 +4,7 @@ Reported, each number from the same run (best of N):
 - synth.fm with 16 voices sounding (algorithm 5, feedback on), events driven, through
   ``run_node`` (RTF = seconds of compute / seconds of audio);
 - the DDX7 chain as a patch rendered by ``engine.render`` (io.audio_in -> feature.pitch +
-  feature.loudness -> ddx7.decoder -> synth.fm -> out), long render minus short render
+  feature.loudness -> ddx7.decoder -> synth.fm [-> ddsp.reverb, the model's learned one] -> out), long render minus short render
   so that preparation and warm-up are excluded, minus a passthrough patch;
 - the decoder alone: the numba TCN over the frames of the same duration, and the torch
   model stepped one frame at a time with cached convolution inputs (one thread).
@@ -45,18 +45,24 @@ def synth_rtf(seconds: float, voices: int, repeats: int) -> float:
     return best / seconds
 
 
-def chain_patch(model_path: str, config: dict) -> dict:
+def chain_patch(model_path: str, config: dict, reverb: bool = False) -> dict:
+    """features -> ddx7.decoder -> synth.fm [-> ddsp.reverb playing the model's learned reverb] -> out."""
     features = config.get("features") or {"n_fft": 1024, "hop": 256, "fmin": 95.0}
     fm = {"algorithm": config["algorithm"], **{f"ratio_{k}": r for k, r in enumerate(config["ratios"], 1)}}
+    nodes = [node("in", "io.audio_in"), *feature_nodes(features),
+             node("dec", "ddx7.decoder", resources={"model": {"path": model_path}}),
+             node("fm", "synth.fm", params=fm), node("out", "io.audio_out")]
+    edges = [edge(("in", "out"), ("pitch", "in")), edge(("in", "out"), ("loud", "in")),
+             edge(("pitch", "out"), ("dec", "f0")), edge(("loud", "out"), ("dec", "loudness")),
+             edge(("dec", "f0"), ("fm", "f0")), edge(("dec", "levels"), ("fm", "levels"))]
+    if reverb:
+        nodes.append(node("rev", "ddsp.reverb", params={"source": "model", "wet_db": 0.0},
+                          resources={"model": {"path": model_path}}))
+        edges += [edge(("fm", "out"), ("rev", "in")), edge(("rev", "out"), ("out", "in"))]
+    else:
+        edges.append(edge(("fm", "out"), ("out", "in")))
     return {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
-            "nodes": [node("in", "io.audio_in"),
-                      *feature_nodes(features),
-                      node("dec", "ddx7.decoder", resources={"model": {"path": model_path}}),
-                      node("fm", "synth.fm", params=fm), node("out", "io.audio_out")],
-            "edges": [edge(("in", "out"), ("pitch", "in")), edge(("in", "out"), ("loud", "in")),
-                      edge(("pitch", "out"), ("dec", "f0")), edge(("loud", "out"), ("dec", "loudness")),
-                      edge(("dec", "f0"), ("fm", "f0")), edge(("dec", "levels"), ("fm", "levels")),
-                      edge(("fm", "out"), ("out", "in"))]}
+            "nodes": nodes, "edges": edges}
 
 
 def decoder_costs(model_path: str, seconds: float, repeats: int) -> tuple:
@@ -81,7 +87,7 @@ def decoder_costs(model_path: str, seconds: float, repeats: int) -> tuple:
         run_node(node, ins, SR, BLOCK, n_samples=n * hop)
         numba_best = min(numba_best, time.perf_counter() - t0)
     decoder = build_decoder(model.config)
-    decoder.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.tensors.items()})
+    decoder.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.tensors.items() if k != "reverb.ir"})
     torch_best = float("inf")
     with torch.inference_mode():
         for _ in range(repeats):
@@ -103,7 +109,7 @@ def main() -> None:
     model = load_model(args.model)
     synth = synth_rtf(min(args.seconds, 10.0), args.voices, args.repeats)
     long_x, short_x = test_audio(args.seconds), test_audio(2.0)
-    patch = chain_patch(args.model, model.config)
+    patch = chain_patch(args.model, model.config, reverb=model.reverb_ir is not None)
     render_seconds(patch, short_x)   # compile and cache kernels first
     chain, latency = per_render_rtf(patch, long_x, short_x, args.repeats)
     passthrough, _ = per_render_rtf(PASSTHROUGH, long_x, short_x, args.repeats)
