@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -51,8 +52,9 @@ CHILD_TIMEOUT_S = 600.0
 def default_workers() -> int:
     """Child processes for a cold warm-up: ``NEUROPATCH_COMPILE_WORKERS`` when set, else the
     idle cores besides this process's own (CPU count - 1 - the 1-minute load average,
-    rounded), at most :data:`MAX_WORKERS`. Children on busy cores would only add their
-    start and the kernels they compile twice (one FFT per child) to the work."""
+    plus a quarter, rounded up; at most the other cores and :data:`MAX_WORKERS`). Children
+    on busy cores would only add their start and the kernels they compile twice (one FFT
+    per child) to the work."""
     env = os.environ.get("NEUROPATCH_COMPILE_WORKERS", "").strip()
     if env:
         try:
@@ -63,8 +65,12 @@ def default_workers() -> int:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):
         load = 0.0
-    idle = (os.cpu_count() or 1) - 1 - load
-    return max(0, min(MAX_WORKERS, int(idle + 0.5)))
+    others = (os.cpu_count() or 1) - 1
+    idle = others - load
+    # a core counts as idle unless it was more than a quarter busy besides this run's own
+    # work (back-to-back runs keep the load near 1 on their own): on 2 cores at load 0.9
+    # one child cut a cold render by 18 %, at load 3-4 it only slowed it
+    return max(0, min(MAX_WORKERS, others, math.ceil(idle + 0.25)))
 
 
 def warm_steps(schedule, steps: list, warm_one: Callable, workers: int | None = None,
