@@ -58,11 +58,20 @@ def add_parser(subparsers) -> None:
     _add_transformer_parser(subparsers)
 
 
-def train_and_save(args, train, save_model, details=None) -> int:
-    """The train-ddsp / train-ddx7 run: ``train(checkpoint)`` (the folder from --checkpoint,
-    default OUTPUT with .ckpt) returning a TrainResult, its model written to --output, then
-    the final loss (``details(result)`` appended inside its parentheses) and the held-out
-    quality printed."""
+def print_sawtooth_quality(q: dict) -> None:
+    """train-ddsp / train-ddx7's held-out numbers: the model against a band-limited sawtooth."""
+    if q:
+        print(f"held-out multi-scale spectral loss ({q['segments']} segments): model {q['model']:.3f}, "
+              f"band-limited sawtooth {q['sawtooth']:.3f} (ratio {q['model'] / q['sawtooth']:.2f})")
+    else:
+        print("no held-out segments (too little audio for a quality number)")
+
+
+def train_and_save(args, train, save_model, details=None, print_quality=print_sawtooth_quality) -> int:
+    """A train-* run: ``train(checkpoint)`` (the folder from --checkpoint, default OUTPUT
+    with .ckpt) returning a TrainResult, its model written to --output, then the final loss
+    (``details(result)`` appended inside its parentheses) and the held-out quality
+    (``print_quality(result.quality)``) printed."""
     from neuropatch.engine.errors import NeuropatchError
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else Path(args.output).with_suffix(".ckpt")
@@ -77,12 +86,7 @@ def train_and_save(args, train, save_model, details=None) -> int:
     extra = details(result) if details is not None else ""
     print(f"final training loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s{extra}) "
           f"-> {args.output}")
-    q = result.quality
-    if q:
-        print(f"held-out multi-scale spectral loss ({q['segments']} segments): model {q['model']:.3f}, "
-              f"band-limited sawtooth {q['sawtooth']:.3f} (ratio {q['model'] / q['sawtooth']:.2f})")
-    else:
-        print("no held-out segments (too little audio for a quality number)")
+    print_quality(result.quality)
     print(f"checkpoint kept in {checkpoint} (delete it to train from scratch)")
     return 0
 

@@ -17,32 +17,26 @@ def cmd_train_vocoder(args) -> int:
 
         torch.set_num_threads(args.threads)
 
-    from neuropatch.engine.errors import NeuropatchError
+    from neuropatch.app.cli_train import train_and_save
 
-    checkpoint = Path(args.checkpoint) if args.checkpoint else Path(args.output).with_suffix(".ckpt")
-    try:
-        result = train_vocoder(args.audio, sample_rate=args.sample_rate, steps=args.steps,
-                               warmup_steps=args.warmup_steps, batch=args.batch, segment_frames=args.segment_frames,
-                               lr=args.lr, channels=args.channels, n_mels=args.n_mels, seed=args.seed,
-                               name=args.name or Path(args.output).stem, checkpoint=checkpoint,
-                               checkpoint_every=args.checkpoint_every, progress=not args.quiet,
-                               init=args.init, stft_weight=args.stft_weight)
-    except (ValueError, FileNotFoundError, NeuropatchError) as exc:
-        return fail(f"{exc}")
-    try:
-        save_model(args.output, result.model)
-    except (OSError, NeuropatchError) as exc:
-        return fail(f"cannot write {args.output}: {exc}")
-    print(f"final training loss {result.final_loss:.4f} ({result.steps} steps, {result.seconds:.0f} s, "
-          f"{result.model.parameters} parameters) -> {args.output}")
-    q = result.quality
+    def train(checkpoint):
+        return train_vocoder(args.audio, sample_rate=args.sample_rate, steps=args.steps,
+                             warmup_steps=args.warmup_steps, batch=args.batch, segment_frames=args.segment_frames,
+                             lr=args.lr, channels=args.channels, n_mels=args.n_mels, seed=args.seed,
+                             name=args.name or Path(args.output).stem, checkpoint=checkpoint,
+                             checkpoint_every=args.checkpoint_every, progress=not args.quiet,
+                             init=args.init, stft_weight=args.stft_weight)
+
+    return train_and_save(args, train, save_model, lambda result: f", {result.model.parameters} parameters",
+                          print_quality)
+
+
+def print_quality(q: dict) -> None:
     if q.get("blocks"):
         print(f"held-out ({q['blocks']} blocks of 4 s): multi-scale spectral loss {q['spectral_loss']:.3f}, "
               f"log-mel L1 {q['mel_l1']:.3f}")
     else:
         print("no held-out blocks (too little audio for a quality number)")
-    print(f"checkpoint kept in {checkpoint} (delete it to train from scratch)")
-    return 0
 
 
 def add_parser(subparsers) -> None:

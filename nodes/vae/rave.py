@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 
 from neuropatch.assets import path as shipped_path
-from neuropatch.engine import Node, NodeConfigError, Param, Port, Resource, StreamSpec
-from neuropatch.engine.errors import ResourceError
-from neuropatch.engine.lane import LaneError, LaneRequest, LaneWorker
+from neuropatch.engine import NodeConfigError, Param, Port, Resource, StreamSpec
 from neuropatch.engine.resources import check_resource_files, resource_sha256
 from neuropatch.engine.trust import is_torchscript, is_trusted
+
+from ..lane_node import LaneNode
 
 SHIPPED_MODEL = shipped_path("vae", "tiny_rave.safetensors")
 MODES = ("forward", "encode", "decode")
@@ -18,7 +18,7 @@ FACTORY = "neuropatch.nodes.vae.lane_model:RaveChunkModel"
 ATTR = "attr_"   # params named attr_<name> set the model's attribute <name>
 
 
-class Rave(Node):
+class Rave(LaneNode):
     """An nn~-convention model (RAVE v1/v2 exports for Max/Pd, or a neuropatch VAE).
 
     Ports follow the chosen method's ``<mode>_params`` [in_ch, in_ratio, out_ch, out_ratio]:
@@ -53,13 +53,7 @@ class Rave(Node):
     resources = [Resource("model", (".ts", ".safetensors"), "nn~ TorchScript export or neuropatch VAE",
                           required=True)]
     prepare_does_io = True
-    uses_lane = True
     contract_samples = 8192
-
-    def __init__(self):
-        super().__init__()
-        self.lane_info: dict = {}
-        self._worker = None
 
     @classmethod
     def contract_setup(cls, tmp_dir):
@@ -132,9 +126,7 @@ class Rave(Node):
             return {"error": str(exc)}
 
     def prepare(self, ctx):
-        if self._worker is not None:     # prepared again on this instance (a feedback pass)
-            self._worker.close()
-            self._worker = None
+        self.close_worker()              # prepared again on this instance (a feedback pass)
         check_resource_files(self, ctx.node_id)    # TorchScript: refused here unless trusted
         path = self.resource_paths["model"]
         p = self.param_values
@@ -142,48 +134,31 @@ class Rave(Node):
         config = {"path": str(path), "mode": mode, "graph_sr": ctx.sample_rate, "chunk": p["chunk"],
                   "attributes": self.attributes(), "seed": p["seed"], "threads": 1, "device": p["device"]}
         # the worker loads the model and states its shape; the chunk is fixed after that
-        probe = self._start(ctx, config)
-        info = probe.info
+        info = self.start_worker(ctx, FACTORY, config).info
         in_ch, in_ratio, out_ch, out_ratio = info["params"][mode]
         granule = max(max(v[1], v[3]) for v in info["params"].values())
         ratio = max(in_ratio, out_ratio)
         model_sr = info["sr"]
         if model_sr != ctx.sample_rate:
             if mode != "forward" or in_ratio != 1 or out_ratio != 1:
-                probe.close()
+                self.close_worker()
                 raise NodeConfigError(ctx.node_id, f"the model runs at {model_sr} Hz and the patch at "
                                       f"{ctx.sample_rate} Hz: {mode} needs the patch at {model_sr} Hz "
                                       "(a latent frame must be a whole number of samples); forward resamples")
             ctx.note(f"model runs at {model_sr} Hz; resampled from and to {ctx.sample_rate} Hz")
         chunk = int(math.ceil(p["chunk"] / granule) * granule)
         if chunk != config["chunk"] and model_sr == ctx.sample_rate:
-            probe.close()
+            self.close_worker()
             config["chunk"] = chunk
-            probe = self._start(ctx, config)
+            info = self.start_worker(ctx, FACTORY, config).info
         elif model_sr != ctx.sample_rate:
             chunk = p["chunk"]
-        self._worker = probe
         inputs = self._port_layout(ctx, "in", mode != "decode", in_ch, ratio, check=True)
         outputs = self._port_layout(ctx, "out", mode != "encode", out_ch, ratio)
-        model_delay = int(info.get("bridge_delay", 0))
-        ctx.lane = LaneRequest(probe, chunk, ctx.block_size, inputs, outputs, model_delay=model_delay)
-        self.latency_samples = ctx.lane.buffer_latency + model_delay
-        self.lane_info = dict(info, chunk=chunk, buffer_latency=ctx.lane.buffer_latency,
-                              model_delay=model_delay, worker=probe.kind)
-        ctx.note(f"{Path(path).name} runs in a {probe.kind} worker, chunk {chunk}: latency "
-                 f"{self.latency_samples} samples = {ctx.lane.buffer_latency} buffering + "
-                 f"{model_delay} model delay")
+        self.bind_lane(ctx, chunk, inputs, outputs, int(info.get("bridge_delay", 0)), info)
         kind, dims = outputs["out"][0], outputs["out"][1]
         ctx.out_specs["out"] = (StreamSpec("latent", channels=1, bins=dims, hop=ratio) if kind == "latent"
                                 else StreamSpec("audio", channels=dims))
-
-    def _start(self, ctx, config) -> LaneWorker:
-        try:
-            return LaneWorker(FACTORY, config, kind=self.param_values["worker"])
-        except LaneError as exc:
-            raise ResourceError(f"node '{ctx.node_id}': {Path(config['path']).name}: {exc}") from None
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise ResourceError(f"node '{ctx.node_id}': {Path(config['path']).name}: {exc}") from None
 
     def _port_layout(self, ctx, port, audio, channels, ratio, check=False) -> dict:
         if audio:
@@ -193,9 +168,6 @@ class Rave(Node):
             raise NodeConfigError(ctx.node_id, f"input '{port}' is a latent of {spec.bins} dims every "
                                   f"{spec.hop} samples; the model decodes {channels} dims every {ratio} samples")
         return {port: ("latent", channels, ratio)}
-
-    def process(self, ins, outs, n):
-        raise RuntimeError("vae.rave runs in the inference lane; the engine calls its lane")
 
 
 NODE_CLASSES = [Rave]

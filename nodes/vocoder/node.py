@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from neuropatch.assets import path as shipped_path
-from neuropatch.engine import Node, Param, Port
+from neuropatch.engine import Param, Port
 from neuropatch.engine.errors import NeuropatchError, NodeConfigError, ResourceError
-from neuropatch.engine.lane import LaneError, LaneRequest, LaneWorker
 from neuropatch.engine.node import Resource
 from neuropatch.engine.streams import StreamSpec
 
+from ..lane_node import LaneNode
 from ..spectral.stream_settings import stream_settings
 from .model import load_model, mel_mismatches
 
@@ -51,7 +51,7 @@ def expected_settings(mel: dict) -> dict:
             "ref": mel["ref"], "top_db": mel["top_db"], "hop": mel["hop"]}
 
 
-class GanVocoder(Node):
+class GanVocoder(LaneNode):
     """dB mel frames -> audio through a HiFi-GAN-style generator (train-vocoder).
 
     Input ``in``: frames float32 [frames, 1, n_mels] from spectral.mel (dB) of a
@@ -81,13 +81,7 @@ class GanVocoder(Node):
     resources = [Resource("model", (".safetensors",), "vocoder weights (train-vocoder)", required=True,
                           companions=(".json",))]
     prepare_does_io = True
-    uses_lane = True
     contract_samples = 8192
-
-    def __init__(self):
-        super().__init__()
-        self.lane_info: dict = {}
-        self._worker = None
 
     @classmethod
     def contract_setup(cls, tmp_dir):
@@ -122,9 +116,7 @@ class GanVocoder(Node):
                      f"{mel['window']} window, {'power' if float(mel['power']) == 2 else 'magnitude'} STFT")
 
     def prepare(self, ctx):
-        if self._worker is not None:     # prepared again on this instance
-            self._worker.close()
-            self._worker = None
+        self.close_worker()              # prepared again on this instance
         path = self.resource_paths.get("model")
         if path is None:
             raise ResourceError("no model file set (resource 'model')")
@@ -133,23 +125,10 @@ class GanVocoder(Node):
         hop, n_mels = model.hop, int(model.config["mel"]["n_mels"])
         chunk = -(-int(self.param_values["chunk"]) // hop) * hop
         config = {"path": str(path), "chunk": chunk, "threads": 1, "device": self.param_values["device"]}
-        try:
-            worker = LaneWorker(FACTORY, config, kind=self.param_values["worker"])
-        except (LaneError, OSError, ValueError, RuntimeError) as exc:
-            raise ResourceError(f"node '{ctx.node_id}': {Path(path).name}: {exc}") from None
-        self._worker = worker
-        delay = int(model.config["delay"])
-        ctx.lane = LaneRequest(worker, chunk, ctx.block_size, {"in": ("latent", n_mels, hop)}, {"out": ("audio", 1)},
-                               model_delay=delay)
-        self.latency_samples = ctx.lane.buffer_latency + delay
-        self.lane_info = dict(worker.info, chunk=chunk, buffer_latency=ctx.lane.buffer_latency, model_delay=delay,
-                              worker=worker.kind)
+        worker = self.start_worker(ctx, FACTORY, config)
+        self.bind_lane(ctx, chunk, {"in": ("latent", n_mels, hop)}, {"out": ("audio", 1)},
+                       int(model.config["delay"]), worker.info)
         ctx.out_specs["out"] = StreamSpec("audio", channels=1)
-        ctx.note(f"{Path(path).name} runs in a {worker.kind} worker, chunk {chunk}: latency {self.latency_samples} "
-                 f"samples = {ctx.lane.buffer_latency} buffering + {delay} model delay")
-
-    def process(self, ins, outs, n):
-        raise RuntimeError("vocoder.gan runs in the inference lane; the engine calls its lane")
 
 
 NODE_CLASSES = [GanVocoder]

@@ -297,6 +297,16 @@ def build_discriminators(periods=(2, 3, 5, 7, 11), width: int = 16):
     F = torch.nn.functional
     wn = torch.nn.utils.parametrizations.weight_norm
 
+    def conv_stack(d, x):
+        """d.convs with leaky ReLUs, then d.post: (flattened scores, every layer's output)."""
+        feats = []
+        for conv in d.convs:
+            x = F.leaky_relu(conv(x), LRELU_SLOPE)
+            feats.append(x)
+        x = d.post(x)
+        feats.append(x)
+        return x.flatten(1), feats
+
     class PeriodD(nn.Module):
         def __init__(self, period):
             super().__init__()
@@ -310,14 +320,7 @@ def build_discriminators(periods=(2, 3, 5, 7, 11), width: int = 16):
             b, t = x.shape
             if t % self.period:
                 x = F.pad(x, (0, self.period - t % self.period), "reflect")
-            x = x.view(b, 1, -1, self.period)
-            feats = []
-            for conv in self.convs:
-                x = F.leaky_relu(conv(x), LRELU_SLOPE)
-                feats.append(x)
-            x = self.post(x)
-            feats.append(x)
-            return x.flatten(1), feats
+            return conv_stack(self, x.view(b, 1, -1, self.period))
 
     class ScaleD(nn.Module):
         def __init__(self):
@@ -330,14 +333,7 @@ def build_discriminators(periods=(2, 3, 5, 7, 11), width: int = 16):
             self.post = wn(nn.Conv1d(8 * w, 1, 3, 1, padding=1))
 
         def forward(self, x):
-            x = x[:, None]
-            feats = []
-            for conv in self.convs:
-                x = F.leaky_relu(conv(x), LRELU_SLOPE)
-                feats.append(x)
-            x = self.post(x)
-            feats.append(x)
-            return x.flatten(1), feats
+            return conv_stack(self, x[:, None])
 
     class Multi(nn.Module):
         def __init__(self, discs, pools):
