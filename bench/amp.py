@@ -4,7 +4,9 @@ Run (one thread, OpenBLAS guards unset for the numpy GEMM reference only here):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python bench/amp.py
 
 RTF = compute seconds per audio second, 10 s at 48 kHz, block 256, best of 5 (numba compile
-excluded; first load measured separately). floor = MACs/sample * 2 * 48000 / (numpy float32
+excluded; first load measured separately). "in render" = the amp node's own cost inside
+``engine.render`` (io.audio_in -> amp.nam -> io.audio_out): a 20 s render minus a 2 s render,
+minus the same for a passthrough patch, best of 5. floor = MACs/sample * 2 * 48000 / (numpy float32
 GEMM FLOP/s at 2048x2048, measured here); "x floor" = RTF / floor. Models: WaveNet "standard"
 (A1: 2 arrays x 10 layers, 16/8 channels, kernel 3; 13,321 MAC/sample) and LSTM-40 (one
 layer, 6,600 MAC/sample), seeded random weights in the .nam layout.
@@ -138,6 +140,22 @@ def torch_lstm_rtf(spec, x) -> float:
     return min(_timed(run) for _ in range(REPEATS)) / SECONDS
 
 
+def in_render_rtf(doc: dict, passthrough: float) -> float:
+    """The amp node's own RTF inside ``engine.render`` (see the module doc)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _render_timing import edge, node, per_render_rtf, test_audio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.nam"
+        path.write_text(json.dumps(doc))
+        patch = {"format": "neuropatch", "version": 1, "settings": {"sample_rate": SR, "block_size": BLOCK},
+                 "nodes": [node("in", "io.audio_in"), node("amp", "amp.nam", resources={"model": {"path": str(path)}}),
+                           node("out", "io.audio_out")],
+                 "edges": [edge(("in", "out"), ("amp", "in")), edge(("amp", "out"), ("out", "in"))]}
+        rtf, _ = per_render_rtf(patch, test_audio(20.0, 0.05), test_audio(2.0, 0.05), REPEATS)
+    return rtf - passthrough
+
+
 def main() -> int:
     import torch
     torch.set_num_threads(1)
@@ -165,6 +183,16 @@ def main() -> int:
         print(f"{name}: floor RTF {floor:.5f}; exact RTF {exact:.5f} ({exact / floor:.1f}x floor); "
               f"fast RTF {fast:.5f} ({fast / floor:.1f}x floor); torch RTF {ref:.5f} "
               f"({ref / exact:.1f}x slower than exact); first load {first_load:.2f} s")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _render_timing import PASSTHROUGH, per_render_rtf, test_audio
+
+    passthrough, _ = per_render_rtf(PASSTHROUGH, test_audio(20.0, 0.05), test_audio(2.0, 0.05), REPEATS)
+    flops = max(flops, gemm_flops())
+    print(f"in render (passthrough RTF {passthrough:.5f} subtracted; GEMM {flops / 1e9:.1f} GFLOP/s, best of the two):")
+    for name, doc in (("wavenet_a1_standard", a1_standard()), ("lstm_40", lstm40())):
+        own = in_render_rtf(doc, passthrough)
+        floor = MACS[name] * 2 * SR / flops
+        print(f"{name}: own RTF in render {own:.5f} ({own / floor:.2f}x floor)")
     return 0
 
 
