@@ -7,6 +7,10 @@ vectorises. Gate rows are i, f, g, o (PyTorch order); ``c = f*c + i*g``, ``h = o
 from __future__ import annotations
 
 import numpy as np
+from numba import carray, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
 from neuropatch.engine.jit import njit
 
 from .activations import tanh_exact, tanh_fast
@@ -46,6 +50,7 @@ class LSTMProgram:
         self.xh = np.zeros(n_layers * rows, np.float32)
         self.c = np.zeros(n_layers * hidden, np.float32)
         self.ifgo = np.zeros(4 * hidden, np.float32)
+        self._block = lstm_block_for(hidden)
         self._zeros = np.zeros(4096, np.float32)
         self._sink = np.zeros(4096, np.float32)
 
@@ -70,102 +75,161 @@ class LSTMProgram:
 
     def process(self, x: np.ndarray, y: np.ndarray, fast: bool) -> None:
         """x: float32 [n] -> y: float32 [n]."""
-        lstm_block(x, y, x.shape[0], self.wt, self.b, self.in_size, self.n_layers, self.hidden,
+        self._block(x, y, x.shape[0], self.wt, self.b, self.in_size, self.n_layers, self.hidden,
                    self.rows, self.xh, self.c, self.head_w, self.head_b, self.ifgo, self.skip, fast)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def lstm_block(x, y, n, wt, b, in_size, n_layers, hidden, rows, xh, c, head_w, head_b, ifgo, skip, fast):
-    """Run n samples (all arrays flat float32, layout as in :class:`LSTMProgram`).
+#: widest gate vector (4H) kept in vector registers by :func:`lstm_block_for`: 16 zmm of float32
+MAX_REGISTER_GATES = 256
 
-    Per step and layer: ``ifgo = b + sum_j xh[j] * wt[j, :]`` (rows in order, the inner loop
-    over 4H contiguous gates), then one loop over the H units computes the four gate
-    activations, ``c = f*c + i*g`` and ``h = o*tanh(c)`` (written into ``xh`` of this layer
-    and of the next). Offsets are unsigned so that numba emits no negative-index fix-up
-    (which would turn contiguous loads into gathers); multiply-adds may fuse (FMA)."""
-    g4 = np.uint64(4 * hidden)
-    hid = np.uint64(hidden)
-    one, two, three, four = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
-    g2, g3 = two * hid, three * hid
-    nrows = np.uint64(rows)
-    half = np.float32(0.5)
-    for t in range(n):
-        xh[0] = x[t]
-        for li in range(n_layers):
-            layer = np.uint64(li)
-            nin = np.uint64(in_size[li])
-            xo = layer * nrows
-            wo = layer * nrows * g4
-            bo = layer * g4
-            m = nin + hid
-            j = np.uint64(0)
-            if m >= four:  # the first four rows start from the bias (no separate init pass)
-                v0, v1, v2, v3 = xh[xo], xh[xo + one], xh[xo + two], xh[xo + three]
-                w1 = wo + g4
-                w2 = w1 + g4
-                w3 = w2 + g4
-                for r in range(g4):
-                    acc = b[bo + r]
-                    acc += wt[wo + r] * v0
-                    acc += wt[w1 + r] * v1
-                    acc += wt[w2 + r] * v2
-                    acc += wt[w3 + r] * v3
-                    ifgo[r] = acc
-                j = four
-            else:
-                for r in range(g4):
-                    ifgo[r] = b[bo + r]
-            while j + four <= m:
-                v0, v1, v2, v3 = xh[xo + j], xh[xo + j + one], xh[xo + j + two], xh[xo + j + three]
-                w0 = wo + j * g4
-                w1 = w0 + g4
-                w2 = w1 + g4
-                w3 = w2 + g4
-                for r in range(g4):
-                    acc = ifgo[r]
-                    acc += wt[w0 + r] * v0
-                    acc += wt[w1 + r] * v1
-                    acc += wt[w2 + r] * v2
-                    acc += wt[w3 + r] * v3
-                    ifgo[r] = acc
-                j += four
-            while j < m:
-                v0 = xh[xo + j]
-                w0 = wo + j * g4
-                for r in range(g4):
-                    ifgo[r] += wt[w0 + r] * v0
-                j += one
-            co = layer * hid
-            ho = xo + nin
-            if fast:
-                for k in range(hid):
-                    ig = half + half * tanh_fast(half * ifgo[k])
-                    fg = half + half * tanh_fast(half * ifgo[hid + k])
-                    gg = tanh_fast(ifgo[g2 + k])
-                    og = half + half * tanh_fast(half * ifgo[g3 + k])
-                    cv = fg * c[co + k] + ig * gg
-                    c[co + k] = cv
-                    xh[ho + k] = og * tanh_fast(cv)
-            else:
-                for k in range(hid):
-                    ig = half + half * tanh_exact(half * ifgo[k])
-                    fg = half + half * tanh_exact(half * ifgo[hid + k])
-                    gg = tanh_exact(ifgo[g2 + k])
-                    og = half + half * tanh_exact(half * ifgo[g3 + k])
-                    cv = fg * c[co + k] + ig * gg
-                    c[co + k] = cv
-                    xh[ho + k] = og * tanh_exact(cv)
-            if li + 1 < n_layers:
-                nxt = (layer + one) * nrows
-                for k in range(hid):
-                    xh[nxt + k] = xh[ho + k]
-        last = np.uint64(n_layers - 1) * nrows + np.uint64(in_size[n_layers - 1])
-        acc = head_b
-        for k in range(hid):
-            acc += head_w[k] * xh[last + k]
-        if skip:
-            acc += x[t]
-        y[t] = acc
+
+@intrinsic
+def _stack_f32(typingctx, size):
+    """A float32 pointer to ``size`` (a compile-time constant) floats on the stack: scratch
+    that provably aliases no argument array, so LLVM may keep it in registers."""
+    if not isinstance(size, types.IntegerLiteral):
+        return None
+    n = size.literal_value
+
+    def codegen(context, builder, sig, args):
+        return cgutils.alloca_once(builder, context.get_value_type(types.float32), size=n)
+
+    return types.CPointer(types.float32)(size), codegen
+
+
+def _make_lstm_block(G4: int):
+    """The LSTM block kernel; ``G4`` = 4H fixed at compile time (0: any H)."""
+    SCRATCH = max(G4, 1)
+
+    @njit(cache=True, fastmath={"contract"}, error_model="numpy")
+    def kernel(x, y, n, wt, b, in_size, n_layers, hidden, rows, xh, c, head_w, head_b, ifgo, skip, fast):
+        """Run n samples (all arrays flat float32, layout as in :class:`LSTMProgram`).
+
+        Per step and layer: ``ifgo = b + sum_j xh[j] * wt[j, :]`` (rows in order, the inner
+        loop over 4H contiguous gates), then one loop over the H units computes the four gate
+        activations, ``c = f*c + i*g`` and ``h = o*tanh(c)`` (written into ``xh`` of this
+        layer and of the next). Offsets are unsigned so that numba emits no negative-index
+        fix-up (which would turn contiguous loads into gathers); multiply-adds may fuse (FMA).
+
+        With a fixed width (``G4`` > 0) the gate sums accumulate in stack scratch of that
+        many floats: LLVM unrolls the gate loop and keeps all 4H sums in vector registers
+        across the rows (loads of weights only). With ``G4`` = 0 they accumulate in
+        ``ifgo``, which may alias the weights as far as LLVM knows, so every group of four
+        rows loads and stores the sums. Both add the rows in the same order."""
+        g4 = np.uint64(4 * hidden)
+        hid = np.uint64(hidden)
+        one, two, three, four = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
+        g2, g3 = two * hid, three * hid
+        nrows = np.uint64(rows)
+        half = np.float32(0.5)
+        if G4 > 0:
+            acc = carray(_stack_f32(SCRATCH), SCRATCH)
+        for t in range(n):
+            xh[0] = x[t]
+            for li in range(n_layers):
+                layer = np.uint64(li)
+                nin = np.uint64(in_size[li])
+                xo = layer * nrows
+                wo = layer * nrows * g4
+                bo = layer * g4
+                m = nin + hid
+                if G4 > 0:
+                    for r in range(G4):
+                        acc[r] = b[bo + np.uint64(r)]
+                    for j in range(m):
+                        v = xh[xo + np.uint64(j)]
+                        w0 = wo + np.uint64(j) * g4
+                        for r in range(G4):
+                            acc[r] += wt[w0 + np.uint64(r)] * v
+                    for r in range(G4):
+                        ifgo[r] = acc[r]
+                else:
+                    j = np.uint64(0)
+                    if m >= four:  # the first four rows start from the bias (no separate init pass)
+                        v0, v1, v2, v3 = xh[xo], xh[xo + one], xh[xo + two], xh[xo + three]
+                        w1 = wo + g4
+                        w2 = w1 + g4
+                        w3 = w2 + g4
+                        for r in range(g4):
+                            a = b[bo + r]
+                            a += wt[wo + r] * v0
+                            a += wt[w1 + r] * v1
+                            a += wt[w2 + r] * v2
+                            a += wt[w3 + r] * v3
+                            ifgo[r] = a
+                        j = four
+                    else:
+                        for r in range(g4):
+                            ifgo[r] = b[bo + r]
+                    while j + four <= m:
+                        v0, v1, v2, v3 = xh[xo + j], xh[xo + j + one], xh[xo + j + two], xh[xo + j + three]
+                        w0 = wo + j * g4
+                        w1 = w0 + g4
+                        w2 = w1 + g4
+                        w3 = w2 + g4
+                        for r in range(g4):
+                            a = ifgo[r]
+                            a += wt[w0 + r] * v0
+                            a += wt[w1 + r] * v1
+                            a += wt[w2 + r] * v2
+                            a += wt[w3 + r] * v3
+                            ifgo[r] = a
+                        j += four
+                    while j < m:
+                        v0 = xh[xo + j]
+                        w0 = wo + j * g4
+                        for r in range(g4):
+                            ifgo[r] += wt[w0 + r] * v0
+                        j += one
+                co = layer * hid
+                ho = xo + nin
+                if fast:
+                    for k in range(hid):
+                        ig = half + half * tanh_fast(half * ifgo[k])
+                        fg = half + half * tanh_fast(half * ifgo[hid + k])
+                        gg = tanh_fast(ifgo[g2 + k])
+                        og = half + half * tanh_fast(half * ifgo[g3 + k])
+                        cv = fg * c[co + k] + ig * gg
+                        c[co + k] = cv
+                        xh[ho + k] = og * tanh_fast(cv)
+                else:
+                    for k in range(hid):
+                        ig = half + half * tanh_exact(half * ifgo[k])
+                        fg = half + half * tanh_exact(half * ifgo[hid + k])
+                        gg = tanh_exact(ifgo[g2 + k])
+                        og = half + half * tanh_exact(half * ifgo[g3 + k])
+                        cv = fg * c[co + k] + ig * gg
+                        c[co + k] = cv
+                        xh[ho + k] = og * tanh_exact(cv)
+                if li + 1 < n_layers:
+                    nxt = (layer + one) * nrows
+                    for k in range(hid):
+                        xh[nxt + k] = xh[ho + k]
+            last = np.uint64(n_layers - 1) * nrows + np.uint64(in_size[n_layers - 1])
+            s = head_b
+            for k in range(hid):
+                s += head_w[k] * xh[last + k]
+            if skip:
+                s += x[t]
+            y[t] = s
+
+    return kernel
+
+
+lstm_block = _make_lstm_block(0)
+_FIXED_BLOCKS: dict = {}
+
+
+def lstm_block_for(hidden: int):
+    """The block kernel for hidden size ``hidden``: compiled for that gate width (sums in
+    registers) when 4H <= MAX_REGISTER_GATES, else the any-width :data:`lstm_block`. Each
+    width is its own cached kernel, compiled on first use."""
+    g4 = 4 * int(hidden)
+    if g4 > MAX_REGISTER_GATES:
+        return lstm_block
+    if g4 not in _FIXED_BLOCKS:
+        _FIXED_BLOCKS[g4] = _make_lstm_block(g4)
+    return _FIXED_BLOCKS[g4]
 
 
 class LinearProgram:

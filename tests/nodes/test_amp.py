@@ -159,3 +159,37 @@ class TestMalformedFiles:
         from neuropatch.engine.errors import ResourceError
         with pytest.raises(ResourceError):
             load_model(tmp_path / "nope.nam")
+
+
+@pytest.mark.parametrize("hidden,layers", [(3, 1), (16, 2), (40, 1), (64, 1), (65, 1)])
+def test_the_width_specialised_lstm_kernel_equals_the_any_width_kernel_bit_for_bit(hidden, layers):
+    """lstm_block_for(H) keeps the gate sums in registers for 4H <= 256 (and is the
+    any-width kernel above); both add the same products in the same order."""
+    from neuropatch.nodes.amp.lstm_kernels import MAX_REGISTER_GATES, LSTMProgram, lstm_block, lstm_block_for
+    from neuropatch.nodes.amp.nam_format import LSTMSpec
+
+    rng = np.random.default_rng(hidden)
+    specs = []
+    for i in range(layers):
+        n_in = 1 if i == 0 else hidden
+        specs.append(((0.3 * rng.standard_normal((4 * hidden, n_in + hidden))).astype(np.float32),
+                      (0.1 * rng.standard_normal(4 * hidden)).astype(np.float32),
+                      np.zeros(hidden, np.float32), np.zeros(hidden, np.float32)))
+    spec = LSTMSpec(input_size=1, hidden_size=hidden, layers=specs,
+                    head_w=rng.standard_normal((1, hidden)).astype(np.float32),
+                    head_b=np.array([0.01], np.float32), skip=False, prewarm_samples=0)
+    x = (0.5 * rng.standard_normal(3000)).astype(np.float32)
+    outs = []
+    for kernel in (lstm_block, lstm_block_for(hidden)):
+        program = LSTMProgram(spec)
+        program._block = kernel
+        program.reset()
+        y = np.zeros_like(x)
+        for fast in (False, True):
+            for i in range(0, x.size, 256):
+                program.process(x[i:i + 256], y[i:i + 256], fast)
+            outs.append(y.copy())
+    assert (lstm_block_for(hidden) is lstm_block) == (4 * hidden > MAX_REGISTER_GATES)
+    assert np.std(outs[0]) > 0.01
+    np.testing.assert_array_equal(outs[0], outs[2])
+    np.testing.assert_array_equal(outs[1], outs[3])
