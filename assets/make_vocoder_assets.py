@@ -12,7 +12,7 @@ the VAE's mix of eight General MIDI programs (piano, nylon guitar, vibraphone, v
 cello, trumpet, clarinet, flute; ``make_vae_assets.py``): 652 s at 48 kHz; and speech
 from espeak-ng (Debian package espeak-ng): the Harvard sentences below in English, German,
 French, Spanish and Italian voices with seven voice variants at varied pitch and speed,
-about 150 s (``speech.wav``). espeak-ng renders at 22.05 kHz, so the speech has nothing
+196 s (``speech.wav``). espeak-ng renders at 22.05 kHz, so the speech has nothing
 above 11 kHz. Files that already exist are not rendered again.
 
 ``python assets/make_vocoder_assets.py --held-out-speech OUT.flac`` writes the speech clip

@@ -25,7 +25,8 @@ from ..conftest import REPO  # noqa: E402
 
 SR = 48000
 HOP = 256
-HELD_OUT = [REPO / "assets" / "ddsp" / "flute_phrase.flac", REPO / "assets" / "guitar_di_demo.flac"]
+HELD_OUT = [REPO / "assets" / "ddsp" / "flute_phrase.flac", REPO / "assets" / "guitar_di_demo.flac",
+            REPO / "assets" / "vocoder" / "speech_heldout.flac"]
 
 
 def small_config():
@@ -244,14 +245,40 @@ def shipped_against_griffin_lim():
     return results
 
 
+@pytest.fixture(scope="module")
+def against_griffin_lim():
+    return shipped_against_griffin_lim()
+
+
+def report(results, clip):
+    voc, gl, voc_lsd, gl_lsd = results[clip]
+    print(f"{clip}: spectral loss vocoder {voc:.3f}, Griffin-Lim (32 it.) {gl:.3f} (ratio {voc / gl:.2f}); "
+          f"LSD {voc_lsd:.2f} / {gl_lsd:.2f} dB")
+    return voc, gl
+
+
 @pytest.mark.slow
-def test_shipped_vocoder_beats_griffin_lim_on_held_out_audio():
+@pytest.mark.parametrize("clip", ["flute_phrase.flac", "guitar_di_demo.flac"])
+def test_shipped_vocoder_beats_griffin_lim_on_held_out_instruments(against_griffin_lim, clip):
     """Multi-scale spectral loss at most 0.6x Griffin-Lim's (32 iterations, same mel) on clips
-    the model never heard. Measured with the shipped model: flute_phrase 12.04 vs 21.97
-    (0.55x), guitar_di_demo 9.30 vs 19.20 (0.48x); log-spectral distance 13.1 vs 27.1 dB and
-    15.7 vs 29.8 dB (bench/RESULTS.md, "Vocoder")."""
-    results = shipped_against_griffin_lim()
-    for clip, (voc, gl, voc_lsd, gl_lsd) in results.items():
-        print(f"{clip}: spectral loss vocoder {voc:.3f}, Griffin-Lim (32 it.) {gl:.3f} (ratio {voc / gl:.2f}); "
-              f"LSD {voc_lsd:.2f} / {gl_lsd:.2f} dB")
-        assert voc <= 0.6 * gl, clip
+    the model never heard. Measured with the shipped model: flute_phrase 10.89 vs 21.97
+    (0.50x), guitar_di_demo 9.05 vs 19.20 (0.47x) (bench/RESULTS.md, "Vocoder")."""
+    voc, gl = report(against_griffin_lim, clip)
+    assert voc <= 0.6 * gl, clip
+
+
+@pytest.mark.slow
+def test_shipped_vocoder_beats_griffin_lim_on_held_out_speech(against_griffin_lim):
+    """Speech it never heard (espeak-ng, a voice variant and sentences outside its training
+    set): measured 11.28 vs 14.57 (0.77x). Better than Griffin-Lim, not by the 0.6x the
+    instruments reach (see the next test)."""
+    voc, gl = report(against_griffin_lim, "speech_heldout.flac")
+    assert voc < gl
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="speech comes to 0.77x Griffin-Lim's loss: the model still renders "
+                                       "2-11 kHz 5-8 dB too quietly (bench/RESULTS.md, 'Vocoder')")
+def test_shipped_vocoder_reaches_0_6x_griffin_lim_on_held_out_speech(against_griffin_lim):
+    voc, gl = report(against_griffin_lim, "speech_heldout.flac")
+    assert voc <= 0.6 * gl
