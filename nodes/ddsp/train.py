@@ -334,10 +334,14 @@ def optimise(torch, batch_loss, modules: dict, opt, step: int, steps: int, lr: f
     """Adam steps from ``step`` to ``steps`` of ``batch_loss()`` (a fresh batch's loss) with
     the learning rate cosine-decayed to 5 % of ``lr``, gradients clipped at ``clip_norm``
     (if given); saves ``checkpoint`` every ``checkpoint_every`` steps and at the end.
-    Returns the losses of the last 100 steps."""
+    Returns the losses of the last 100 steps (a finished run: the loss its checkpoint
+    recorded)."""
     from tqdm import tqdm
 
     last = []
+    if step >= steps and checkpoint is not None:   # nothing left to train: the run's recorded loss
+        done = json.loads(_checkpoint_paths(checkpoint)[1].read_text())
+        last = [float(done["loss"])] if "loss" in done else []
     bar = tqdm(total=steps, initial=step, desc=desc, disable=not progress, unit="step")
     while step < steps:
         for group in opt.param_groups:  # cosine decay to 5 % of lr

@@ -170,9 +170,10 @@ class TestTraining:
         wet = run_node(reverb, {"in": impulse}, SR, 256)["out"][0]
         ir = first.reverb_ir
         np.testing.assert_allclose(wet[:len(ir)], np.concatenate([[1.0], ir[1:]])[:16384], atol=1e-6)
-        # the same schedule again: nothing left to train, the checkpoint's weights come back
+        # the same schedule again: nothing left to train, the checkpoint's weights and final loss come back
         assert main(args + ["--steps", "3"]) == 0
         again = load_model(out)
+        assert again.config["training"]["final_loss"] == first.config["training"]["final_loss"]
         for name, t in first.tensors.items():
             np.testing.assert_array_equal(again.tensors[name], t)
         # a longer schedule continues from step 3
