@@ -163,8 +163,10 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
     if not pieces:
         raise ValueError(f"no readable MIDI files with notes under {train_dir}")
     v = vocab()
+    init_training = None
     if init is not None:
         model, cfg = load_model(init)
+        init_training = cfg.get("training")
         cfg = {k: val for k, val in cfg.items() if k != "training"}
     else:
         cfg = dict(config or default_config(v.size))
@@ -178,7 +180,7 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=lr, betas=(0.9, 0.98))
     run = {"steps": steps, "batch": batch, "seq_len": seq_len, "lr": lr, "seed": seed,
-           "init": str(init) if init else None}
+           "init": Path(init).name if init else None}
     state = {"step": 0, "run": run, "config": cfg, "losses": [], "seconds": 0.0}
     if resume and has_checkpoint(out):
         state = load_checkpoint(out, model, opt)
@@ -229,6 +231,8 @@ def train_transformer(train_dir, out, *, held_out_dir=None, steps: int = 2000, b
         cfg_out["name"] = name
     cfg_out["training"] = {**run, "schedule_steps": steps, **metrics,
                            "train_folder": Path(train_dir).name}
+    if init_training is not None:
+        cfg_out["training"]["init_training"] = init_training   # the run it started from
     weights, cfg_path = save_model(model, cfg_out, out)
     metrics["weights"], metrics["config"] = str(weights), str(cfg_path)
     return metrics

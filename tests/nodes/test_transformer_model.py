@@ -92,16 +92,17 @@ def test_kv_cache_generation_equals_recomputing_the_whole_window():
     for g in (cached, full):
         g.reset(seed=7)
         g.prime(PRIMER)
-    worst = 0.0
+    worst = scale = 0.0
     # 300 tokens: past the model's context, so the window rebuild is covered too
     for _ in range(300):
         a, b = cached.sample(1.0, 0.95), full.sample(1.0, 0.95)
         worst = max(worst, float(np.abs(cached.last_logits - full.last_logits).max()))
+        scale = max(scale, float(np.abs(full.last_logits).max()))
         assert a == b
         cached.append(a)
         full.append(b)
     assert len(cached.tokens) > cached.max_len
-    assert worst <= 1e-5
+    assert worst <= 1e-6 * scale, (worst, scale)     # float32 rounding of other summation orders
     assert cached.tokens == full.tokens
 
 
@@ -171,8 +172,6 @@ def test_the_model_beats_every_kneser_ney_order_on_held_out_chorales(held_out_nl
     assert nll < min(kn_nll.values()), (nll, kn_nll)
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped model (2200 steps on 2 shared CPU cores) beats the best "
-                   "n-gram by less than a quarter; see bench/RESULTS.md")
 def test_the_model_beats_the_best_kneser_ney_order_by_a_quarter(held_out_nlls):
     nll, kn_nll = held_out_nlls
     assert nll <= 0.75 * min(kn_nll.values()), (nll, kn_nll)
