@@ -97,6 +97,23 @@ def _stack_f32(typingctx, size):
     return types.CPointer(types.float32)(size), codegen
 
 
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _cell_update(ifgo, c, xh, hid, co, ho, tanh):
+    """One loop over the H units of a layer: gates from ``ifgo`` (i, f, g, o; sigmoid as
+    0.5 + 0.5 tanh(x / 2)), ``c[co + k] = f*c + i*g`` and ``xh[ho + k] = o*tanh(c)``, with
+    ``tanh`` the exact or the fast flavour (each call site compiles its own loop)."""
+    half = np.float32(0.5)
+    g2, g3 = np.uint64(2) * hid, np.uint64(3) * hid
+    for k in range(hid):
+        ig = half + half * tanh(half * ifgo[k])
+        fg = half + half * tanh(half * ifgo[hid + k])
+        gg = tanh(ifgo[g2 + k])
+        og = half + half * tanh(half * ifgo[g3 + k])
+        cv = fg * c[co + k] + ig * gg
+        c[co + k] = cv
+        xh[ho + k] = og * tanh(cv)
+
+
 def _make_lstm_block(G4: int):
     """The LSTM block kernel; ``G4`` = 4H fixed at compile time (0: any H)."""
     SCRATCH = max(G4, 1)
@@ -119,9 +136,7 @@ def _make_lstm_block(G4: int):
         g4 = np.uint64(4 * hidden)
         hid = np.uint64(hidden)
         one, two, three, four = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
-        g2, g3 = two * hid, three * hid
         nrows = np.uint64(rows)
-        half = np.float32(0.5)
         if G4 > 0:
             acc = carray(_stack_f32(SCRATCH), SCRATCH)
         for t in range(n):
@@ -184,23 +199,9 @@ def _make_lstm_block(G4: int):
                 co = layer * hid
                 ho = xo + nin
                 if fast:
-                    for k in range(hid):
-                        ig = half + half * tanh_fast(half * ifgo[k])
-                        fg = half + half * tanh_fast(half * ifgo[hid + k])
-                        gg = tanh_fast(ifgo[g2 + k])
-                        og = half + half * tanh_fast(half * ifgo[g3 + k])
-                        cv = fg * c[co + k] + ig * gg
-                        c[co + k] = cv
-                        xh[ho + k] = og * tanh_fast(cv)
+                    _cell_update(ifgo, c, xh, hid, co, ho, tanh_fast)
                 else:
-                    for k in range(hid):
-                        ig = half + half * tanh_exact(half * ifgo[k])
-                        fg = half + half * tanh_exact(half * ifgo[hid + k])
-                        gg = tanh_exact(ifgo[g2 + k])
-                        og = half + half * tanh_exact(half * ifgo[g3 + k])
-                        cv = fg * c[co + k] + ig * gg
-                        c[co + k] = cv
-                        xh[ho + k] = og * tanh_exact(cv)
+                    _cell_update(ifgo, c, xh, hid, co, ho, tanh_exact)
                 if li + 1 < n_layers:
                     nxt = (layer + one) * nrows
                     for k in range(hid):
