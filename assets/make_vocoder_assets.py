@@ -85,8 +85,6 @@ def espeak(text: str, voice: str, pitch: int, speed: int) -> np.ndarray:
     import soundfile as sf
     from scipy.signal import resample_poly
 
-    if shutil.which("espeak-ng") is None:
-        raise SystemExit("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "s.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", str(wav), text],
@@ -98,6 +96,8 @@ def espeak(text: str, voice: str, pitch: int, speed: int) -> np.ndarray:
 def speech(sentences, voices, gap: float = 0.3) -> np.ndarray:
     """The sentences spoken in turn by ``voices`` (cycled) at varied pitch and speed, with
     ``gap`` seconds of silence between them; float32 [samples] at 48 kHz, peak 0.5."""
+    if shutil.which("espeak-ng") is None:
+        raise SystemExit("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
     parts = []
     for i, text in enumerate(sentences):
         voice = voices[i % len(voices)]

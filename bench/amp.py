@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "neuropatch_numba_bench"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench._render_timing import PASSTHROUGH, edge, node, per_render_rtf, test_audio  # noqa: E402
 
 SR, SECONDS, BLOCK, REPEATS = 48000, 10.0, 256, 5
 MACS = {"wavenet_a1_standard": 13321, "lstm_40": 6600}
@@ -142,9 +144,6 @@ def torch_lstm_rtf(spec, x) -> float:
 
 def in_render_rtf(doc: dict, passthrough: float) -> float:
     """The amp node's own RTF inside ``engine.render`` (see the module doc)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _render_timing import edge, node, per_render_rtf, test_audio
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.nam"
         path.write_text(json.dumps(doc))
@@ -183,9 +182,6 @@ def main() -> int:
         print(f"{name}: floor RTF {floor:.5f}; exact RTF {exact:.5f} ({exact / floor:.1f}x floor); "
               f"fast RTF {fast:.5f} ({fast / floor:.1f}x floor); torch RTF {ref:.5f} "
               f"({ref / exact:.1f}x slower than exact); first load {first_load:.2f} s")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _render_timing import PASSTHROUGH, per_render_rtf, test_audio
-
     passthrough, _ = per_render_rtf(PASSTHROUGH, test_audio(20.0, 0.05), test_audio(2.0, 0.05), REPEATS)
     flops = max(flops, gemm_flops())
     print(f"in render (passthrough RTF {passthrough:.5f} subtracted; GEMM {flops / 1e9:.1f} GFLOP/s, best of the two):")
