@@ -142,9 +142,12 @@ def cmd_render(args) -> int:
     try:
         schedule = compile_graph(graph, sample_rate=sr, block_size=block,
                                  in_channels=audio_in.shape[0] if audio_in is not None else 1,
-                                 base_dir=base_dir)
+                                 base_dir=base_dir, skip_unused=True)
     except NeuropatchError as exc:
         return fail(f"{args.patch}: {exc}")
+    if schedule.skipped and not args.quiet:
+        names = ", ".join(f"'{nid}' ({type_id})" for nid, type_id in schedule.skipped)
+        print(_one_line(f"note: left out of the render (their outputs reach no output): {names}"), file=sys.stderr)
     for note in schedule.notes:
         print(_one_line(f"note: {note}"), file=sys.stderr)
     for nid, msg in schedule.errors.items():

@@ -12,6 +12,12 @@ def cmd_train_vocoder(args) -> int:
 
     if args.steps < 1 or args.batch < 1 or not 0 <= args.warmup_steps <= args.steps:
         return fail("--steps and --batch must be >= 1 and --warmup-steps within 0..steps")
+    oversample = {}
+    for item in args.oversample:
+        name, _, k = item.rpartition("=")
+        if not name or not k.isdigit() or int(k) < 1:
+            return fail(f"--oversample {item!r}: expected FILE_NAME=K with K a whole number >= 1")
+        oversample[name] = int(k)
     if args.threads:
         import torch
 
@@ -25,7 +31,8 @@ def cmd_train_vocoder(args) -> int:
                              lr=args.lr, channels=args.channels, n_mels=args.n_mels, seed=args.seed,
                              name=args.name or Path(args.output).stem, checkpoint=checkpoint,
                              checkpoint_every=args.checkpoint_every, progress=not args.quiet,
-                             init=args.init, stft_weight=args.stft_weight)
+                             init=args.init, stft_weight=args.stft_weight,
+                             spectral_weight=args.spectral_weight, oversample=oversample)
 
     return train_and_save(args, train, save_model, lambda result: f", {result.model.parameters} parameters",
                           print_quality)
@@ -54,6 +61,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--init", help="a vocoder .safetensors to start from (fine-tuning: its settings and weights)")
     p.add_argument("--stft-weight", type=float, default=1.0,
                    help="weight of the multi-resolution STFT loss (the log-mel L1's is 45)")
+    p.add_argument("--spectral-weight", type=float, default=0.0,
+                   help="weight of DDSP's multi-scale spectral loss as a further reconstruction term (0: off)")
+    p.add_argument("--oversample", action="append", default=[], metavar="FILE_NAME=K",
+                   help="draw that recording's training blocks K times as often (repeatable)")
     p.add_argument("--sample-rate", type=int, default=48000, help="rate the model runs at (files are resampled)")
     p.add_argument("--checkpoint", help="checkpoint folder (default OUTPUT with .ckpt); an interrupted run resumes from it")
     p.add_argument("--checkpoint-every", type=int, default=100)

@@ -104,7 +104,8 @@ class PatchRenderer:
         schedule = self._schedules.get(key)
         if schedule is None:
             schedule = compile_graph(apply_combo(self.graph, combo), self.registry, self.sample_rate,
-                                     self.block_size, in_channels=channels, base_dir=self.base_dir)
+                                     self.block_size, in_channels=channels, base_dir=self.base_dir,
+                                     skip_unused=True)
             if schedule.errors:  # a batch never stores output of a silently bypassed node
                 nid, msg = next(iter(schedule.errors.items()))
                 close_lanes(schedule)

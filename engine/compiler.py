@@ -203,6 +203,7 @@ class Schedule:
     prepared: set = field(default_factory=set)        # ids prepared by this compile
     check_only: bool = False                          # a check-only compile: not runnable
     lane_requests: dict = field(default_factory=dict)  # id -> LaneRequest (engine/lane.py)
+    skipped: list = field(default_factory=list)       # [(id, type)] left out: they feed no output
 
     def node_ids(self):
         return [s.node_id for s in self.node_steps]
@@ -422,10 +423,30 @@ def _placeholder_out_spec(graph, node_id, port, nodes) -> StreamSpec:
     return StreamSpec("audio", 1)
 
 
+def unused_nodes(graph: Graph, nodes: dict) -> set:
+    """Ids of the nodes no sink depends on. Sinks: nodes with no output ports (audio out,
+    recorders, displays, MIDI out) and nodes bound to the host or writing files; a node is
+    used when an edge path leads from it to a sink. Empty when the graph has no sink."""
+    sinks = [nid for nid, node in nodes.items()
+             if not node.output_ports() or node.host_output or node.host_input or node.file_output or node.display]
+    if not sinks:
+        return set()
+    feeds: dict = {}
+    for e in graph.edges:
+        feeds.setdefault(e.dst, []).append(e.src)
+    used, todo = set(sinks), list(sinks)
+    while todo:
+        for src in feeds.get(todo.pop(), ()):
+            if src not in used:
+                used.add(src)
+                todo.append(src)
+    return set(nodes) - used
+
+
 def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: int | None = None,
                   block_size: int | None = None, in_channels: int = 1, out_channels: int | None = None,
                   base_dir: str | Path | None = None, reuse: dict | None = None,
-                  strict: bool = False, check_only: bool = False, fresh=()) -> Schedule:
+                  strict: bool = False, check_only: bool = False, fresh=(), skip_unused: bool = False) -> Schedule:
     """Compile `graph` into a :class:`Schedule`.
 
     reuse: the previous Schedule (or its ``nodes`` dict). A node instance is carried over
@@ -440,7 +461,9 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
     declare ``prepare_does_io`` are checked (:meth:`Node.check`), not prepared, and nodes
     downstream of a shape only their prepare would know are not checked. The result is for
     reading errors and notes; it cannot run. fresh: node ids prepared anew even when they
-    could be carried over (restarting a node).
+    could be carried over (restarting a node). skip_unused: leave out the nodes whose outputs
+    reach no sink (:func:`unused_nodes`; an offline render, where nothing else reads them);
+    ``Schedule.skipped`` lists them.
     """
     registry = registry or default_registry()
     sr = int(sample_rate or graph.settings.get("sample_rate", 48000))
@@ -457,6 +480,16 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
 
     graph = flatten(graph, registry)  # subpatches become their inner nodes ("sub/inner")
     nodes = {nid: instantiate(spec, registry, graph, base_dir, reuse_nodes) for nid, spec in graph.nodes.items()}
+    skipped = []
+    if skip_unused:
+        unused = unused_nodes(graph, nodes)
+        if unused:
+            skipped = [(nid, graph.nodes[nid].type) for nid in graph.nodes if nid in unused]
+            graph = graph.copy()
+            for nid in unused:
+                del graph.nodes[nid]
+                del nodes[nid]
+            graph.edges = [e for e in graph.edges if e.src not in unused and e.dst not in unused]
     check_edges(graph, nodes)
     order, feedback = order_nodes(graph, nodes, registry)
 
@@ -584,7 +617,7 @@ def compile_graph(graph: Graph, registry: Registry | None = None, sample_rate: i
         host.set_out_channels(max([nodes[n].host_out_channels for n in host_outs] or [1]))
     sched = Schedule(sr, bs, nodes, steps, node_steps, feedback_steps, host, latency, in_specs,
                      out_specs, out_buffers, notes, errors, path_latency, prepared=prepared,
-                     check_only=check_only, lane_requests=lanes)
+                     check_only=check_only, lane_requests=lanes, skipped=skipped)
     if not check_only:
         attach_lanes(sched)
     return sched

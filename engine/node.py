@@ -146,6 +146,17 @@ class Node:
     #: processes at the same time (:mod:`.warm_parallel`); a wrong value costs time only.
     compile_seconds: float = 0.0
 
+    def start_interim(self):
+        """For a node whose kernels are not compiled in this process yet but whose
+        ``process`` has an interim path that needs none (slower, the same output to float32
+        rounding, sharing the kernels' state): switch to that path and return a callable
+        that compiles the kernels and switches back to them between two blocks. The live
+        engine calls it on each freshly prepared node and runs the callable in a background
+        thread, so an added node plays at once instead of after its compile. None (the
+        default): nothing to compile or no interim path; the engine compiles the node's
+        kernels before it starts."""
+        return None
+
     @classmethod
     def contract_setup(cls, tmp_dir: Path) -> dict:
         """What the registry-wide contract tests should configure.

@@ -16,7 +16,8 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
            compensate_latency: bool = True, progress=None, registry=None,
            schedule: Schedule | None = None, warm_up: bool = True,
            finish: bool = True) -> tuple[np.ndarray, Schedule]:
-    """Render `graph` offline.
+    """Render `graph` offline. Nodes whose outputs reach no sink are left out
+    (``Schedule.skipped``): nothing in a render reads them.
 
     audio_in: float32 [channels, samples] at the graph rate, or None (silence).
     seconds: output length (default: the input's length). With ``compensate_latency`` the
@@ -33,7 +34,7 @@ def render(graph: Graph, audio_in: np.ndarray | None, sample_rate: int | None = 
     if schedule is None:
         in_ch = audio_in.shape[0] if audio_in is not None else 1
         schedule = compile_graph(graph, registry, sample_rate, block_size, in_channels=in_ch,
-                                 base_dir=base_dir)
+                                 base_dir=base_dir, skip_unused=True)
     sr, bs = schedule.sample_rate, schedule.block_size
     if seconds is not None:
         if not (np.isfinite(seconds) and seconds >= 0):

@@ -19,6 +19,7 @@ import gc
 import os
 import queue
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -207,6 +208,12 @@ def warm_prepared(schedule: Schedule) -> None:
     steps = [step for step in schedule.node_steps
              if step.node_id in schedule.prepared and not (step.bypassed and not step.switched_off)
              and step.lane is None and not step.fb_mode]
+    # nodes with an interim path play at once; their kernels compile in the background
+    background = [(step, step.node.start_interim()) for step in steps]
+    for step, job in background:
+        if job is not None:
+            threading.Thread(target=job, name=f"neuropatch-compile-{step.node_id}", daemon=True).start()
+    steps = [step for step, job in background if job is None]
 
     def warm_one(step) -> None:
         ins, outs = step.views(bs)

@@ -149,6 +149,21 @@ class NamAmp(Node):
             self.latency_samples = 0
         self._reset_model()
 
+    def start_interim(self):
+        """A WaveNet whose kernel is not loaded yet plays through its numpy path while the
+        returned callable compiles the kernel (see :meth:`Node.start_interim`)."""
+        program = self._program
+        if program is None or not hasattr(program, "numpy_path") or program.kernel_loaded():
+            return None
+        program.interim = True
+
+        def compile_kernel():
+            scratch = build_program(self.model.spec, program.max_block)
+            zeros = np.zeros(min(64, program.max_block), np.float32)
+            scratch.process(zeros, zeros.copy(), False)   # compiles (or loads) the kernel
+            program.interim = False     # only once it exists: a failed compile leaves numpy playing
+        return compile_kernel
+
     def _reset_model(self):
         self._program.reset()
         if self._bridge is not None:

@@ -126,23 +126,46 @@ class WaveNetProgram:
         self.scratch_ho = np.zeros(max_c * b, np.float32)
         self.pos = np.zeros(1, np.int64)
         self.receptive_field = spec.receptive_field
-        self._zeros = np.zeros(self.max_block, np.float32)
-        self._sink = np.zeros(self.max_block, np.float32)
+        from .wavenet_interim import WaveNetInterim
 
-    def reset(self) -> None:
-        """Silent history: clear every ring, then run the receptive field of zeros through
-        the model (the reference core's prewarm), so biases settle exactly as in a model
-        that has heard only silence."""
+        #: the numpy twin on the same state; :attr:`interim` routes :meth:`process` to it
+        self.numpy_path = WaveNetInterim(self)
+        self.interim = False
+        self._silent_state = self._prewarmed_state()
+
+    def _prewarmed_state(self) -> np.ndarray:
+        """The state after silence: rings cleared, then the receptive field of zeros run
+        through the model (the reference core's prewarm), so biases settle exactly as in a
+        model that has heard only silence. Run once, by the numpy path (no kernel compile
+        needed to prepare), and kept for :meth:`reset`."""
         self.state.fill(0.0)
         self.pos[0] = self.h_max
+        zeros = np.zeros(self.max_block, np.float32)
+        sink = np.zeros(self.max_block, np.float32)
         remaining = self.receptive_field + 1
         while remaining > 0:
             n = min(self.max_block, remaining)
-            self.process(self._zeros[:n], self._sink[:n], False)
+            self.numpy_path.process(zeros[:n], sink[:n])
             remaining -= n
+        self._silent_pos = int(self.pos[0])
+        return self.state.copy()
+
+    def reset(self) -> None:
+        """Back to the prewarmed silent state (a copy, no allocation)."""
+        self.state[:] = self._silent_state
+        self.pos[0] = self._silent_pos
+
+    @staticmethod
+    def kernel_loaded() -> bool:
+        """Whether this process has the block kernel compiled or loaded from the cache."""
+        return bool(wavenet_block.signatures)
 
     def process(self, x: np.ndarray, y: np.ndarray, fast: bool) -> None:
-        """x: float32 [n] (n <= max_block) -> y: float32 [n]; advances the streaming state."""
+        """x: float32 [n] (n <= max_block) -> y: float32 [n]; advances the streaming state.
+        With :attr:`interim` set, the numpy path runs instead of the kernel."""
+        if self.interim:
+            self.numpy_path.process(x, y, fast)
+            return
         wavenet_block(x, y, x.shape[0], self.weights, self.arrays, self.layers, self.posts, self.actp,
                       self.rings, self.state, self.length, self.pos, self.head_scale,
                       self.scratch_g, self.scratch_z, self.scratch_t, self.scratch_h, self.scratch_in,

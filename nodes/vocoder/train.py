@@ -141,7 +141,8 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
                   n_mels: int = 80, n_fft: int = 1024, hop: int = 256, upsample_rates=(8, 8, 4),
                   upsample_kernels=(16, 16, 8), disc_width: int = 8, gain_db=(-12.0, 2.0), seed: int = 0,
                   name: str = "", checkpoint=None, checkpoint_every: int = 100, progress: bool = True,
-                  recordings: list | None = None, init=None, stft_weight: float = 1.0) -> TrainResult:
+                  recordings: list | None = None, init=None, stft_weight: float = 1.0,
+                  spectral_weight: float = 0.0, oversample: dict | None = None) -> TrainResult:
     """Fit a vocoder to the recordings in ``source`` (a file or folder of audio files).
 
     ``steps`` in all, the first ``warmup_steps`` generator-only; batches of ``batch``
@@ -149,12 +150,16 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
     from it when it holds a matching checkpoint and saves to it every ``checkpoint_every``
     steps. ``init``: a vocoder file to start from (its mel settings, generator shape and
     weights replace the arguments'). ``stft_weight``: the multi-resolution STFT loss's
-    weight (the log-mel L1's is 45). Returns the model, the mean generator loss of the
+    weight (the log-mel L1's is 45). ``spectral_weight``: weight of DDSP's multi-scale
+    spectral loss (linear + log magnitude, FFT 2048-64; the held-out measure) as a further
+    reconstruction term (0: off). ``oversample``: {file name: k}, that file's training
+    blocks drawn k times as often. Returns the model, the mean generator loss of the
     last 100 steps and the held-out quality numbers.
     """
     import torch
     from tqdm import tqdm
 
+    from ..ddsp.torch_model import spectral_loss
     from .torch_model import (MelFrontEnd, build_discriminators, build_generator, discriminator_loss, feature_loss,
                               generator_adv_loss, state_tensors, stft_loss)
 
@@ -176,6 +181,10 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
                                 upsample_kernels)
     front = MelFrontEnd(config["mel"])
     train_spans, held_spans = split_blocks(recs, sample_rate)
+    for name_, k in (oversample or {}).items():
+        if name_ not in {n for n, _ in recs}:
+            raise ValueError(f"--oversample names {name_!r}, which is not among the recordings")
+        train_spans += [s for s in train_spans if recs[s[0]][0] == name_] * (int(k) - 1)
     if start_from is None:
         config["input_mean_db"], config["input_std_db"] = input_stats(front, recs, train_spans, torch)
     config["name"] = name
@@ -208,6 +217,8 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
         rec_mel = MEL_WEIGHT * (front.log_mel(y) - front.log_mel(target)).abs().mean()
         rec_stft = stft_loss(torch, y, target)
         loss_g = rec_mel + stft_weight * rec_stft
+        if spectral_weight:
+            loss_g = loss_g + spectral_weight * spectral_loss(torch, y, target)
         if step >= warmup_steps:
             real_p, _ = mpd(target)
             fake_p, _ = mpd(y.detach())
@@ -253,7 +264,8 @@ def train_vocoder(source, sample_rate: int = 48000, steps: int = 4000, warmup_st
     final = float(np.mean(last["g"])) if last["g"] else float("nan")
     config["training"] = {"steps": steps, "warmup_steps": warmup_steps, "batch": batch,
                           "segment_frames": segment_frames, "lr": lr, "seed": seed, "disc_width": disc_width,
-                          "stft_weight": stft_weight, "init": None if init is None else Path(init).name,
+                          "stft_weight": stft_weight, "spectral_weight": spectral_weight,
+                          "oversample": dict(oversample or {}), "init": None if init is None else Path(init).name,
                           "gain_db": list(gain_db), "final_loss": round(final, 5),
                           "files": [n for n, _ in recs], "seconds": round(time.perf_counter() - start, 1),
                           "quality": {k: round(v, 5) if isinstance(v, float) else v for k, v in quality.items()}}

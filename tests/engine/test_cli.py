@@ -39,6 +39,20 @@ def test_render_gain_patch_scales_input_by_minus_6_db(cli, tmp_path, stereo_wav)
     assert "render" in r.stderr and "100%" in r.stderr  # progress bar on stderr
 
 
+def test_render_names_the_nodes_it_leaves_out_and_renders_the_same(cli, tmp_path, stereo_wav):
+    wav, x = stereo_wav
+    patch = write_patch(tmp_path / "tuner.json",
+                        [{"id": "in", "type": "io.audio_in"},
+                         {"id": "g", "type": "util.gain", "params": {"gain_db": -6.0}},
+                         {"id": "out", "type": "io.audio_out"}, {"id": "tuner", "type": "feature.pitch"}],
+                        [(["in", "out"], ["g", "in"]), (["g", "out"], ["out", "in"]), (["in", "out"], ["tuner", "in"])])
+    r = cli("render", patch, "--in", wav, "--out", tmp_path / "out.wav")
+    assert r.returncode == 0, r.stderr
+    assert "left out of the render" in r.stderr and "'tuner' (feature.pitch)" in r.stderr
+    y, _ = sf.read(tmp_path / "out.wav", dtype="float32")
+    np.testing.assert_allclose(y, x * 10 ** (-6 / 20), atol=1e-7)
+
+
 def test_render_resamples_input_at_another_rate(cli, tmp_path):
     t = np.arange(44100) / 44100
     sf.write(tmp_path / "in44.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 44100, subtype="FLOAT")

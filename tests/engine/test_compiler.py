@@ -134,3 +134,32 @@ def test_schedule_swap_keeps_surviving_node_state():
     rt.swap(s2)
     rt.process(None)
     assert rt.schedule is s2
+
+
+def test_a_render_leaves_out_nodes_whose_outputs_reach_no_output_and_sounds_the_same(tmp_path):
+    """in -> gain -> out, plus a dangling chain in -> pitch and in -> gain2 -> delay, and a
+    gain feeding a recorder. The dangling nodes are not prepared (a missing model there
+    would otherwise be a bypassed node with an error) and the output is unchanged."""
+    nodes = [("in", "io.audio_in", {}), ("g", "util.gain", {"gain_db": -6.0}), ("out", "io.audio_out", {}),
+             ("pitch", "feature.pitch", {}), ("g2", "util.gain", {}), ("d", "util.delay", {}),
+             ("amp", "amp.nam", {}), ("g3", "util.gain", {}), ("rec", "io.recorder", {})]
+    edges = [("in", "out", "g", "in"), ("g", "out", "out", "in"), ("in", "out", "pitch", "in"),
+             ("in", "out", "g2", "in"), ("g2", "out", "d", "in"), ("in", "out", "amp", "in"),
+             ("in", "out", "g3", "in"), ("g3", "out", "rec", "in")]
+    g = graph_with(nodes, edges)
+    g.nodes["amp"].resources = {"model": {"path": str(tmp_path / "missing.nam")}}
+    g.nodes["rec"].params["path"] = str(tmp_path / "rec.wav")
+    x = np.random.default_rng(0).standard_normal((1, 4800)).astype(np.float32) * 0.1
+    y, schedule = render(g, x)
+    assert sorted(nid for nid, _ in schedule.skipped) == ["amp", "d", "g2", "pitch"]
+    assert set(schedule.node_ids()) == {"in", "g", "out", "g3", "rec"} and not schedule.errors
+    lean = graph_with(nodes[:3], edges[:2])
+    y_lean, _ = render(lean, x)
+    assert np.array_equal(y, y_lean)
+    full = compile_graph(g)          # outside a render every node is compiled (the editor taps them)
+    assert "pitch" in full.node_ids() and "amp" in full.errors
+
+
+def test_a_graph_with_no_sink_leaves_nothing_out():
+    g = graph_with([("osc", "gen.oscillator", {}), ("g", "util.gain", {})], [("osc", "out", "g", "in")])
+    assert compile_graph(g, skip_unused=True).skipped == []

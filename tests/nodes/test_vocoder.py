@@ -204,11 +204,18 @@ def test_train_vocoder_checkpoints_resumes_and_reports_held_out_numbers(tmp_path
     assert model.config["training"]["steps"] == 4 and model.config["channels"] == 16
     assert model.config["training"]["quality"]["spectral_loss"] > 0
     tuned = cli("train-vocoder", tmp_path / "data", "-o", tmp_path / "tuned.safetensors", "--init", out, "--steps", "1",
-                "--warmup-steps", "1", "--batch", "1", "--segment-frames", "8", "--threads", "1", "-q")
+                "--warmup-steps", "1", "--batch", "1", "--segment-frames", "8", "--threads", "1", "-q",
+                "--spectral-weight", "1.5", "--oversample", "tones.wav=2")
     assert tuned.returncode == 0, tuned.stderr
     tuned_model = load_model(tmp_path / "tuned.safetensors")
     assert tuned_model.config["channels"] == 16 and tuned_model.config["training"]["init"] == "v.safetensors"
     assert tuned_model.config["training"]["init_training"]["steps"] == 4
+    assert tuned_model.config["training"]["spectral_weight"] == 1.5
+    assert tuned_model.config["training"]["oversample"] == {"tones.wav": 2}
+    for bad, named in (("speech.wav=2", "speech.wav"), ("tones.wav=x", "tones.wav=x")):
+        res = cli("train-vocoder", tmp_path / "data", "-o", tmp_path / "bad.safetensors", "--steps", "1",
+                  "--warmup-steps", "1", "--oversample", bad, "-q")
+        assert res.returncode != 0 and "Traceback" not in res.stderr and named in res.stderr, res.stderr
 
 
 def test_train_vocoder_refuses_a_missing_folder_without_a_traceback(tmp_path, cli):
