@@ -180,7 +180,10 @@ def test_node_with_a_missing_or_unreadable_resource_is_bypassed_and_the_patch_re
     if how == "unreadable" and ext == ".ts":
         from neuropatch.engine.trust import trust
         trust(path)   # trusted but garbage: the load itself must fail cleanly
-    y, sched = render(g, None, seconds=0.1, base_dir=tmp_path)
+    # compiled whole: a render left to itself would leave out a node whose outputs reach no
+    # output (the nodes here without an audio output), and never load its file
+    sched = compile_graph(g, sample_rate=SR, block_size=BS, base_dir=tmp_path)
+    y, sched = render(g, None, seconds=0.1, schedule=sched)
     assert "n" in sched.errors and sched.node_steps[[s.node_id for s in sched.node_steps].index("n")].bypassed
     assert np.all(np.isfinite(y))
 
