@@ -270,7 +270,7 @@ def test_shipped_vocoder_reaches_0_6x_griffin_lims_loss_on_held_out_audio(agains
     """Multi-scale spectral loss at most 0.6x Griffin-Lim's (32 iterations, same mel) on clips
     the model never heard: an instrument phrase, the demo guitar DI, and espeak-ng speech in
     a voice variant and sentences outside its training set. Measured with the shipped model:
-    flute 8.03 vs 21.97 (0.37x), guitar 8.90 vs 19.20 (0.46x), speech 8.49 vs 14.57 (0.58x)
+    flute 7.93 vs 21.97 (0.36x), guitar 8.82 vs 19.20 (0.46x), speech 8.34 vs 14.57 (0.57x)
     (bench/RESULTS.md, "Vocoder": on the speech's voiced frames alone Griffin-Lim's loss is
     still the lower)."""
     voc, gl = report(against_griffin_lim, clip)
