@@ -61,22 +61,38 @@ class LSTMProgram:
 
     def reset(self) -> None:
         """The file's initial state, then the reference core's prewarm silence (NAM: half a
-        second at the model rate; GuitarML: none, the state starts at zero)."""
+        second at the model rate; GuitarML: none, the state starts at zero).
+
+        The prewarm runs the kernel. When this process has not compiled it yet (a node's
+        prepare on a cold start), the prewarm waits for the first :meth:`process` call, so
+        prepare compiles nothing and a cold warm-up can compile this kernel in a child
+        process alongside other nodes' (engine/warm_parallel.py); the output is the same."""
         self.xh.fill(0.0)
         for l in range(self.n_layers):
             s = l * self.rows + int(self.in_size[l])
             self.xh[s:s + self.hidden] = self.h0[l]
         self.c[:] = self.c0.ravel()
+        self._prewarm_due = self.prewarm_samples > 0
+        if self._prewarm_due and self._block.signatures:
+            self._prewarm()
+
+    def _prewarm(self) -> None:
+        self._prewarm_due = False
         remaining = self.prewarm_samples
         while remaining > 0:
             n = min(remaining, self._zeros.size)
-            self.process(self._zeros[:n], self._sink[:n], False)
+            self._run(self._zeros[:n], self._sink[:n], False)
             remaining -= n
 
     def process(self, x: np.ndarray, y: np.ndarray, fast: bool) -> None:
         """x: float32 [n] -> y: float32 [n]."""
+        if self._prewarm_due:
+            self._prewarm()
+        self._run(x, y, fast)
+
+    def _run(self, x, y, fast) -> None:
         self._block(x, y, x.shape[0], self.wt, self.b, self.in_size, self.n_layers, self.hidden,
-                   self.rows, self.xh, self.c, self.head_w, self.head_b, self.ifgo, self.skip, fast)
+                    self.rows, self.xh, self.c, self.head_w, self.head_b, self.ifgo, self.skip, fast)
 
 
 #: widest gate vector (4H) kept in vector registers by :func:`lstm_block_for`: 16 zmm of float32
