@@ -28,6 +28,10 @@ from .wavenet_kernels import (A_B, A_C, A_FIRST, A_HEAD_B, A_HEAD_D, A_HEAD_W, A
                               L_MIX_W, L_RING, L_SEC, L_SECP, P_ACT, P_ACTP, P_B, P_CIN, P_COUT, P_K, P_RING,
                               P_W)
 
+#: the numpy path takes blocks up to this size even when the program's are smaller (the
+#: prewarm at prepare runs in blocks this long: fewer numpy calls)
+PREWARM_BLOCK = 1024
+
 _HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
 
@@ -181,7 +185,7 @@ class WaveNetInterim:
                                    w=with_bias(col(int(st[P_B]), cout), mat(int(st[P_W]), cout, k * cin))))
             rows_g = max(rows_g, 1 + k * cin)
             rows_c = max(rows_c, cin, cout)
-        mb = pr.max_block
+        mb = self.max_block = max(pr.max_block, PREWARM_BLOCK)
 
         def buf(rows):
             return np.zeros(rows * mb, np.float32)

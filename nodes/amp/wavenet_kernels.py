@@ -140,11 +140,12 @@ class WaveNetProgram:
         needed to prepare), and kept for :meth:`reset`."""
         self.state.fill(0.0)
         self.pos[0] = self.h_max
-        zeros = np.zeros(self.max_block, np.float32)
-        sink = np.zeros(self.max_block, np.float32)
+        block = self.numpy_path.max_block       # at least 1024 samples (PREWARM_BLOCK)
+        zeros = np.zeros(block, np.float32)
+        sink = np.zeros(block, np.float32)
         remaining = self.receptive_field + 1
         while remaining > 0:
-            n = min(self.max_block, remaining)
+            n = min(block, remaining)
             self.numpy_path.process(zeros[:n], sink[:n])
             remaining -= n
         self._silent_pos = int(self.pos[0])
