@@ -65,7 +65,7 @@ class JackProbe:
         self.recorded = np.zeros(int(record_seconds * JACK_RATE) // JACK_PERIOD * JACK_PERIOD, np.float32)
         self._t0 = self.start_time()
         time.sleep(record_seconds + 6 * JACK_PERIOD / JACK_RATE + 0.2)
-        self._t0 = None
+        self.wait_until_recorded()      # JACK time, not wall time: a loaded machine runs late
         return self.recorded
 
     def wait_until_recorded(self, timeout: float = 10.0) -> None:

@@ -144,9 +144,16 @@ def test_process_and_thread_mode_give_identical_output_for_the_same_input(jack_s
     for mode in ("process", "thread"):
         with EngineClient(mode=mode, block_size=256, in_channels=1, out_channels=1) as client:
             start(client, jack_probe, graph)
-            rec = jack_probe.play(sig, 0.9)
-            lat = client.meters()["latency_samples"]
-            outputs[mode] = rec[lat:lat + sig.size].copy()
+            for attempt in range(3):   # an xrun is a dropout: compare clean takes only
+                xruns_before = client.meters()["xruns"]
+                rec = jack_probe.play(sig, 0.9)
+                m = client.meters()
+                if m["xruns"] == xruns_before:
+                    outputs[mode] = rec[m["latency_samples"]:m["latency_samples"] + sig.size].copy()
+                    break
+    if len(outputs) < 2:
+        pytest.skip("an xrun hit every take in one mode (machine too loaded to compare over JACK); "
+                    "the offline thread/process comparison still ran")
     assert np.array_equal(outputs["process"], outputs["thread"])
     delay = int(round(0.003 * JACK_RATE))
     np.testing.assert_allclose(outputs["thread"][delay:], sig[:sig.size - delay] * GAIN_6DB, atol=1e-5)

@@ -238,3 +238,20 @@ def test_process_mode_engine_collects_garbage_explicitly_and_keeps_running():
         assert m["gc_collections"] >= 0 and m["gc_max_ms"] < 50.0   # none slow while running
         assert m["audio_thread"] == "not started"      # the offline backend's thread stays as it is
         assert m["nodes"] == ["osc", "gain", "out"]
+
+
+def test_process_and_thread_mode_engines_give_identical_output_for_the_same_input():
+    """The same patch (gain and a 3 ms delay) and input through an engine in its own process
+    and in a thread of this one, block by block on the offline backend: the same samples."""
+    g = chain(("io.audio_in", "in", {}), ("util.gain", "gain", {"gain_db": -6.0}),
+              ("util.delay", "dly", {"delay_ms": 3.0}), ("io.audio_out", "out", {}))
+    x = (0.2 * np.random.default_rng(3).standard_normal((1, BS * 30))).astype(np.float32)
+    outputs = {}
+    for mode in ("process", "thread"):
+        with EngineClient(mode=mode, backend="offline", block_size=BS, in_channels=1, out_channels=1,
+                          limiter=False) as client:
+            client.load(g)
+            client.sync()
+            outputs[mode] = client.pump(30, x)
+    assert np.max(np.abs(outputs["thread"])) > 0.05
+    assert np.array_equal(outputs["process"], outputs["thread"])
