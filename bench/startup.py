@@ -37,6 +37,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -138,8 +139,6 @@ def child_add_node(type_id: str, model: str | None) -> dict:
         client.pump(1, timeout=600)
         t_first = time.perf_counter()
         # a node with an interim path plays at once while its kernels compile in a thread
-        import threading
-
         for thread in [t for t in threading.enumerate() if t.name.startswith("neuropatch-compile-")]:
             thread.join(600)
         client.pump(1, timeout=600)

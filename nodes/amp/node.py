@@ -158,9 +158,7 @@ class NamAmp(Node):
         program.interim = True
 
         def compile_kernel():
-            scratch = build_program(self.model.spec, program.max_block)
-            zeros = np.zeros(min(64, program.max_block), np.float32)
-            scratch.process(zeros, zeros.copy(), False)   # compiles (or loads) the kernel
+            program.compile_kernel()
             program.interim = False     # only once it exists: a failed compile leaves numpy playing
         return compile_kernel
 

@@ -14,6 +14,7 @@ channels, hist) and one flat ``state`` float32.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from neuropatch.engine.jit import njit
 
@@ -126,6 +127,10 @@ class WaveNetProgram:
         self.scratch_ho = np.zeros(max_c * b, np.float32)
         self.pos = np.zeros(1, np.int64)
         self.receptive_field = spec.receptive_field
+        #: what every kernel call passes after (x, y, n) and before ``fast``
+        self._model_args = (self.weights, self.arrays, self.layers, self.posts, self.actp, self.rings,
+                            self.state, self.length, self.pos, self.head_scale, self.scratch_g,
+                            self.scratch_z, self.scratch_t, self.scratch_h, self.scratch_in, self.scratch_ho)
         from .wavenet_interim import WaveNetInterim
 
         #: the numpy twin on the same state; :attr:`interim` routes :meth:`process` to it
@@ -167,10 +172,14 @@ class WaveNetProgram:
         if self.interim:
             self.numpy_path.process(x, y, fast)
             return
-        wavenet_block(x, y, x.shape[0], self.weights, self.arrays, self.layers, self.posts, self.actp,
-                      self.rings, self.state, self.length, self.pos, self.head_scale,
-                      self.scratch_g, self.scratch_z, self.scratch_t, self.scratch_h, self.scratch_in,
-                      self.scratch_ho, fast)
+        wavenet_block(x, y, x.shape[0], *self._model_args, fast)
+
+    def compile_kernel(self) -> None:
+        """Compile (or load from the cache) the block kernel for this program's argument
+        types without running it: the state is untouched."""
+        x = np.zeros(1, np.float32)       # process() gets contiguous float32 blocks
+        args = (x, x, x.shape[0], *self._model_args, False)
+        wavenet_block.compile(tuple(numba.typeof(a) for a in args))
 
 
 # ---- kernels ---------------------------------------------------------------------------------
