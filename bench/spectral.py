@@ -6,7 +6,10 @@
 - streaming feature.pitch (frame 2048, hop 512, fmin 50, fmax 2000, block 256) vs
   librosa.yin and librosa.pyin on the whole file with the same frame, hop and range;
 - streaming fx.ir (a 2048-tap IR, block 256, zero latency) vs scipy.signal.oaconvolve of
-  the whole file with the same IR.
+  the whole file with the same IR;
+- the two zero-latency convolvers fx.ir chooses between (nodes/dsp/convolver.py), direct
+  form and partitioned FFT, at 256 to 2048 taps (the partitioned one also at 4096), block
+  256: where direct form stops paying (``--only ir`` runs just these).
 
 RTF = compute seconds / audio seconds, best of N (pyin: best of PYIN_REPEATS, it is slow).
 Run with one thread and OpenBLAS at its own defaults:
@@ -114,7 +117,11 @@ def main():
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--pyin-repeats", type=int, default=1)
+    ap.add_argument("--only", choices=("ir",), help="only the convolver comparison")
     args = ap.parse_args()
+    if args.only == "ir":
+        convolver_table(test_audio(args.seconds), args.seconds, args.repeats)
+        return
     import librosa
 
     x = test_audio(args.seconds)
@@ -166,6 +173,35 @@ def main():
     print(f"librosa.pyin / our pitch: {lib_pyin / ours_pitch:.0f}x faster (target >= 10x); "
           f"librosa.yin / our pitch: {lib_yin / ours_pitch:.1f}x")
     print(f"streaming fx.ir / scipy oaconvolve: {ours_ir / lib_ir:.2f}x")
+    convolver_table(x, secs, args.repeats)
+
+
+def convolver_table(x: np.ndarray, secs: float, repeats: int) -> None:
+    """RTF of direct form and partitioned FFT convolution per IR length, runs interleaved."""
+    from neuropatch.nodes.dsp.convolver import Convolver
+    from neuropatch.nodes.dsp.fir import DIRECT_MAX_TAPS, DirectConvolver
+
+    def runner(conv):
+        y = np.zeros_like(x)
+
+        def run():
+            conv.reset()
+            for start in range(0, x.shape[1], 256):
+                conv.process(x[:, start:start + 256], y[:, start:start + 256])
+        run()   # compile / warm
+        return run
+
+    print(f"convolvers, block 256, best of {repeats} (RTF)")
+    print("| taps | direct form | partitioned FFT | direct / partitioned |")
+    print("|---|---|---|---|")
+    for taps in (256, 512, 1024, 1536, DIRECT_MAX_TAPS, 4096):
+        ir = cabinet_ir(taps)
+        part = best_of(runner(Convolver(ir, 1, 256)), repeats) / secs
+        if taps <= DIRECT_MAX_TAPS:
+            direct = best_of(runner(DirectConvolver(ir, 1)), repeats) / secs
+            print(f"| {taps} | {direct:.5f} | {part:.5f} | {direct / part:.2f}x |")
+        else:
+            print(f"| {taps} | (FFT only) | {part:.5f} | |")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,10 @@ def child_main(job: dict, out_path: str) -> None:
     result["in_process_s"] = time.perf_counter() - t0
     result.update(recorder.report())
     Path(out_path).write_text(json.dumps(result))
+    if job["kind"] == "cli":     # end as the `neuropatch` command does (app.cli.run)
+        from neuropatch.app.cli import exit_now
+
+        exit_now(0)
 
 
 # ---- parent side ---------------------------------------------------------------------------------

@@ -144,6 +144,8 @@ class Node:
     #: Rough seconds its numba kernels take to compile on a first run (empty kernel cache);
     #: 0: none worth spreading. A cold warm-up compiles the heavier node types in child
     #: processes at the same time (:mod:`.warm_parallel`); a wrong value costs time only.
+    #: A node whose kernels depend on its resources may set it on the instance in
+    #: ``prepare`` (a convolution of a short response needs no FFT); the warm-up reads it there.
     compile_seconds: float = 0.0
 
     def start_interim(self):

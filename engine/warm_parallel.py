@@ -111,8 +111,8 @@ def _plan(schedule, steps: list, workers: int):
     first: dict = {}
     for step in steps:
         first.setdefault(type(step.node), step)
-    weighted = sorted(((float(getattr(cls, "compile_seconds", 0.0) or 0.0), cls.__qualname__, cls)
-                       for cls in first), key=lambda t: (-t[0], t[1]))
+    weighted = sorted(((float(getattr(step.node, "compile_seconds", 0.0) or 0.0), cls.__qualname__, cls)
+                       for cls, step in first.items()), key=lambda t: (-t[0], t[1]))
     folder = _marker_folder()
     if folder is None:
         return None     # nothing can be cached: children would compile for nothing

@@ -14,7 +14,7 @@ from neuropatch.engine.node import Resource
 from neuropatch.engine.resample import resample
 
 from .dsp.block_ops import add_scaled, add_scaled_by_ramp, multiply_by_ramp
-from .dsp.convolver import Convolver
+from .dsp.convolver import make_convolver
 from .dsp.fft import irfft, rfft
 from .utility import db_to_gain
 
@@ -130,16 +130,16 @@ def ir_process(x, y, seq, idx, spec_ir, fdl, tail, head, acc, frame, plan, work,
 
 class ImpulseResponse(Node):
     type_id = "fx.ir"
-    compile_seconds = 6.0
+    compile_seconds = 6.0      # with an FFT; prepare sets the chosen convolver's
     bypass_routes = (("in", "out"),)
     prepare_does_io = True
     title = "Cabinet IR"
     category = "effects"
     doc = ("Convolves audio with an impulse response (a cabinet or room .wav of any rate, "
-           "resampled to the graph rate, mixed to mono, at most 10 s). Uniformly partitioned FFT "
-           "convolution; the partition size is 2*sqrt(IR length) rounded up to a power of two, at most "
-           "the block size rounded up to a power of two; the first partition runs in direct form, "
-           "so there is no latency. normalize: "
+           "resampled to the graph rate, mixed to mono, at most 10 s), with no latency. Up to 2048 "
+           "taps (a cabinet: 43 ms at 48 kHz) in direct form; longer ones by uniformly partitioned "
+           "FFT convolution (partition 2*sqrt(IR length) rounded up to a power of two, at most the "
+           "block size rounded up to a power of two; the first partition in direct form). normalize: "
            "'energy' scales the IR to unit energy, 'peak' to unit peak, 'off' keeps it. mix is "
            "the dry/wet balance (1 = only the convolved signal).")
     inputs = [Port("in", "audio")]
@@ -185,7 +185,8 @@ class ImpulseResponse(Node):
         self.ir = ir / norm
         spec = ctx.in_specs.get("in")
         self._channels = c = spec.channels if spec is not None else 1
-        self._conv = Convolver(self.ir, c, ctx.block_size)
+        self._conv = make_convolver(self.ir, c, ctx.block_size)
+        self.compile_seconds = self._conv.compile_seconds
         self._wet = np.zeros((c, ctx.block_size), np.float32)
         self._ramp = np.zeros(ctx.block_size, np.float32)
         self._ramp2 = np.zeros(ctx.block_size, np.float32)

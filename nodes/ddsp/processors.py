@@ -13,7 +13,7 @@ import numpy as np
 
 from neuropatch.engine.streams import StreamSpec
 
-from ..dsp.convolver import Convolver
+from ..dsp.convolver import make_convolver
 from .decoder_kernels import decode_mlp_block, decode_rnn_block, push_latent, push_pending, rnn_scratch_size
 from .kernels import fir_tables, harmonic_block, noise_block
 from .model import DDSPModel
@@ -161,7 +161,7 @@ class ReverbProcessor:
     def __init__(self, ir: np.ndarray, block_size: int):
         ir = np.array(ir, np.float64)
         ir[0] = 0.0
-        self.conv = Convolver(ir, 1, block_size)
+        self.conv = make_convolver(ir, 1, block_size)
         self.wet = np.zeros((1, block_size), np.float32)
 
     def reset(self) -> None:

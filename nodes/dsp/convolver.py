@@ -1,8 +1,9 @@
-"""Zero-latency uniformly partitioned convolution of a fixed impulse response.
+"""Zero-latency convolution of a fixed impulse response: direct form for short responses,
+uniformly partitioned FFT convolution beyond.
 
-The kernels live in :mod:`neuropatch.nodes.effects` (``ir_process``); this module holds
-the state a convolution needs, so every node that convolves (fx.ir, ddsp.reverb) builds
-it the same way.
+:func:`make_convolver` picks one; every node that convolves (fx.ir, ddsp.reverb) builds its
+state through it. The partitioned kernels live in :mod:`neuropatch.nodes.effects`
+(``ir_process``), the direct form in :mod:`.fir`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,18 @@ import math
 import numpy as np
 
 from .fft import make_plan, make_work
+from .fir import DIRECT_MAX_TAPS, DirectConvolver
+
+
+def make_convolver(ir: np.ndarray, channels: int, block_size: int):
+    """The convolver for ``ir`` (float [taps]): :class:`DirectConvolver` up to
+    :data:`DIRECT_MAX_TAPS` taps, :class:`Convolver` beyond. Both convolve float32
+    [channels, n] into float32 [channels, n] with no latency (``process``, ``reset``) and
+    declare ``compile_seconds``."""
+    ir = np.asarray(ir)
+    if ir.size <= DIRECT_MAX_TAPS:
+        return DirectConvolver(ir, channels)
+    return Convolver(ir, channels, block_size)
 
 
 def partition_size(taps: int, block_size: int) -> int:
@@ -35,6 +48,9 @@ class Convolver:
     ir: float64 [taps]. :meth:`process` convolves float32 [channels, n] into float32
     [channels, n] (n <= any size: the kernel walks partitions), allocation-free.
     """
+
+    #: rough seconds its kernels (with the FFT they link in) take to compile on a first run
+    compile_seconds = 6.0
 
     def __init__(self, ir: np.ndarray, channels: int, block_size: int):
         ir = np.ascontiguousarray(ir, np.float64)

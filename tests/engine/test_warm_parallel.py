@@ -143,3 +143,27 @@ def test_the_default_leaves_a_loaded_machine_to_this_process(monkeypatch):
     assert warm_parallel.default_workers() == 0
     monkeypatch.setenv("NEUROPATCH_COMPILE_WORKERS", "2")
     assert warm_parallel.default_workers() == 2
+
+
+@pytest.mark.parametrize("taps, kept_here", [(900, "gate"), (3000, "cab")])
+def test_the_plan_weighs_a_node_by_what_its_prepared_instance_declares(tmp_path, heavy_gate_and_tone, taps,
+                                                                       kept_here):
+    """fx.ir declares its cost in prepare: a cabinet-length response (direct form) is light, a
+    longer one (FFT convolution) heavy. The heaviest type stays in this process."""
+    import soundfile as sf
+
+    ir = np.random.default_rng(2).standard_normal(taps).astype(np.float32)
+    sf.write(str(tmp_path / "ir.wav"), ir, 48000, subtype="FLOAT")
+    g = Graph()
+    cab = new_node_spec("fx.ir", "cab")
+    cab.resources["ir"] = {"path": str(tmp_path / "ir.wav")}
+    for spec in (new_node_spec("io.audio_in", "in"), new_node_spec("fx.noise_gate", "gate"), cab,
+                 new_node_spec("io.audio_out", "out")):
+        g.apply(AddNode(spec))
+    for a, b in (("in", "gate"), ("gate", "cab"), ("cab", "out")):
+        g.apply(Connect(Edge(a, "out", b, "in")))
+    schedule = compile_graph(g)
+    local, remote, _ = warm_parallel._plan(schedule, schedule.node_steps, workers=1)
+    here = {s.node_id for s in schedule.node_steps if type(s.node) in local and s.node_id in ("gate", "cab")}
+    assert here == {kept_here}
+    assert len(remote) == 1 and len(remote[0]) == 1

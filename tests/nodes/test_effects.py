@@ -5,7 +5,8 @@ import soundfile as sf
 from scipy.signal import fftconvolve, sosfreqz
 
 from neuropatch.engine.testing import run_node
-from neuropatch.nodes.dsp.convolver import partition_size
+from neuropatch.nodes.dsp.convolver import make_convolver, partition_size
+from neuropatch.nodes.dsp.fir import DIRECT_MAX_TAPS
 from neuropatch.nodes.effects import ImpulseResponse, NoiseGate, ToneStack, rbj_biquad
 
 SR = 48000
@@ -20,13 +21,24 @@ def ir_node(path, **params):
     return node
 
 
-@pytest.fixture
-def ir_file(tmp_path):
+# a cabinet-length response (direct form) and a longer one (partitioned FFT convolution)
+@pytest.fixture(params=[DIRECT_MAX_TAPS, 3000], ids=["cabinet-2048", "room-3000"])
+def ir_file(tmp_path, request):
+    taps = request.param
     rng = np.random.default_rng(5)
-    ir = (rng.standard_normal(3000) * np.exp(-np.arange(3000) / 600.0)).astype(np.float32)
+    ir = (rng.standard_normal(taps) * np.exp(-np.arange(taps) / 600.0)).astype(np.float32)
     path = tmp_path / "cab.wav"
     sf.write(str(path), ir, SR, subtype="FLOAT")
     return path, ir
+
+
+def convolve_in_blocks(ir, x, block):
+    """make_convolver's output for x float32 [channels, n], fed `block` samples at a time."""
+    conv = make_convolver(ir, x.shape[0], block)
+    y = np.zeros_like(x)
+    for start in range(0, x.shape[1], block):
+        conv.process(x[:, start:start + block], y[:, start:start + block])
+    return y
 
 
 class TestImpulseResponse:
@@ -37,6 +49,30 @@ class TestImpulseResponse:
         y = run_node(ir_node(path, normalize="off"), {"in": x}, SR, block)["out"]
         ref = np.stack([fftconvolve(x[c].astype(np.float64), ir.astype(np.float64))[:9000] for c in range(2)])
         assert np.max(np.abs(y - ref)) <= 1e-5
+
+    @pytest.mark.parametrize("taps", [1, 7, 9, 900, DIRECT_MAX_TAPS, DIRECT_MAX_TAPS + 1])
+    def test_short_and_long_responses_match_fftconvolve_at_any_block_size(self, taps):
+        rng = np.random.default_rng(taps)
+        ir = rng.standard_normal(taps) * np.exp(-np.arange(taps) / 300.0)
+        x = rng.uniform(-0.5, 0.5, (2, 6000)).astype(np.float32)
+        ref = np.stack([fftconvolve(x[c].astype(np.float64), ir)[:6000] for c in range(2)])
+        outputs = [convolve_in_blocks(ir, x, block) for block in (256, 1, 17, 1024)]
+        assert np.max(np.abs(outputs[0] - ref)) <= 1e-6 * np.max(np.abs(ref))
+        for y in outputs[1:]:
+            assert np.array_equal(y, outputs[0])   # the same sums whatever the block size
+
+    @pytest.mark.parametrize("taps", [900, 3000])
+    def test_reset_forgets_the_history(self, taps):
+        rng = np.random.default_rng(8)
+        ir = rng.standard_normal(taps)
+        x = rng.uniform(-0.5, 0.5, (1, 2048)).astype(np.float32)
+        conv = make_convolver(ir, 1, 256)
+        first = np.zeros_like(x)
+        conv.process(x, first)
+        conv.reset()
+        again = np.zeros_like(x)
+        conv.process(x, again)
+        assert np.array_equal(first, again)
 
     @pytest.mark.parametrize("taps", [1, 7, 900, 2048, 3000, 48000, 480000])
     @pytest.mark.parametrize("block", [1, 17, 64, 256, 1024])
@@ -59,7 +95,7 @@ class TestImpulseResponse:
         assert node.latency_samples == 0
         wet = ir / np.sqrt(np.sum(ir.astype(np.float64) ** 2))
         expected = np.zeros(3900)
-        expected[:3000] = 0.25 * wet
+        expected[:ir.size] = 0.25 * wet
         expected[0] += 0.75
         np.testing.assert_allclose(y[100:4000], expected, atol=1e-5)
         assert np.all(y[:100] == 0)
