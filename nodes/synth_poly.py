@@ -19,48 +19,20 @@ from neuropatch.engine import Node, Param, Port
 from neuropatch.engine.events import ALL_NOTES_OFF, CONTROL, NOTE_OFF, NOTE_ON, PITCH_BEND
 from neuropatch.engine.jit import njit
 
+from .dsp.voices import ATTACK, OFF, RELEASE, adsr_step, env_coef, pick_voice
 from .generators import blep_saw, blep_square
 
 WAVES = ("saw", "square", "triangle", "sine")
 # per-voice state columns (float64 [voices, NV])
 NOTE, VEL, PHASE, STAGE, ENV, AGE, IC1, IC2, CHAN, TRI = range(10)
 NV = 10
-OFF, ATTACK, DECAY, SUSTAIN, RELEASE = 0, 1, 2, 3, 4
-SILENT = 1e-5    # envelope level below which a releasing voice is free
-
-
-@njit(cache=True, fastmath=False)
-def _env_coef(ms, sr):
-    """One-pole coefficient reaching ~99.3% of a step in `ms` milliseconds (5 time constants)."""
-    n = max(ms * 1e-3 * sr, 1.0)
-    return 1.0 - math.exp(-5.0 / n)
 
 
 @njit(cache=True, fastmath=False)
 def _voice_sample(v, st, sr, wave, bend, cutoff, res_k, env_amt, a_c, d_c, s_lvl, r_c):
     """Advance voice `v` one sample; returns its output."""
-    stage = st[v, STAGE]
-    env = st[v, ENV]
-    if stage == ATTACK:
-        env += (1.02 - env) * a_c       # aims past 1 so the attack ends in finite time
-        if env >= 1.0:
-            env = 1.0
-            stage = DECAY
-    elif stage == DECAY:
-        env += (s_lvl - env) * d_c
-        if abs(env - s_lvl) < 1e-4:
-            env = s_lvl
-            stage = SUSTAIN
-    elif stage == SUSTAIN:
-        env = s_lvl
-    elif stage == RELEASE:
-        env -= env * r_c
-        if env < SILENT:
-            env = 0.0
-            stage = OFF
-    st[v, STAGE] = stage
-    st[v, ENV] = env
-    if stage == OFF:
+    env = adsr_step(st, v, STAGE, ENV, a_c, d_c, s_lvl, r_c)
+    if st[v, STAGE] == OFF:
         return 0.0
     freq = 440.0 * 2.0 ** ((st[v, NOTE] - 69.0 + bend[int(st[v, CHAN])]) / 12.0)
     dt = min(freq / sr, 0.49)
@@ -96,23 +68,7 @@ def _voice_sample(v, st, sr, wave, bend, cutoff, res_k, env_amt, a_c, d_c, s_lvl
 
 @njit(cache=True, fastmath=False)
 def _note_on(st, note, vel, chan, clock):
-    voices = st.shape[0]
-    pick = -1
-    for v in range(voices):          # a free voice
-        if st[v, STAGE] == OFF:
-            pick = v
-            break
-    if pick < 0:                      # the oldest releasing voice, else the oldest voice
-        best = 1e300
-        for v in range(voices):
-            if st[v, STAGE] == RELEASE and st[v, AGE] < best:
-                best = st[v, AGE]
-                pick = v
-        if pick < 0:
-            for v in range(voices):
-                if st[v, AGE] < best:
-                    best = st[v, AGE]
-                    pick = v
+    pick = pick_voice(st, STAGE, AGE)
     if st[pick, STAGE] == OFF:       # a fresh voice starts from a clean oscillator and filter
         st[pick, PHASE] = 0.0
         st[pick, IC1] = 0.0
@@ -135,9 +91,9 @@ def synth_kernel(out, n, ev_off, ev_type, ev_chan, ev_d1, ev_d2, ev_val, ev_coun
     st: float64 [voices, NV] voice state; bend: float64 [16] semitones per channel;
     clock: note-on counter (voice age). Returns the new clock.
     """
-    a_c = _env_coef(attack_ms, sr)
-    d_c = _env_coef(decay_ms, sr)
-    r_c = _env_coef(release_ms, sr)
+    a_c = env_coef(attack_ms, sr)
+    d_c = env_coef(decay_ms, sr)
+    r_c = env_coef(release_ms, sr)
     res_k = 2.0 - 1.96 * resonance    # damping 2 (none) .. 0.04 (near self-oscillation)
     voices = st.shape[0]
     k = 0

@@ -27,14 +27,13 @@ from neuropatch.engine.events import ALL_NOTES_OFF, CONTROL, NOTE_OFF, NOTE_ON, 
 from neuropatch.engine.jit import njit
 
 from ..dsp.frame_queue import queue_pop, queue_slot
+from ..dsp.voices import ATTACK, OFF, RELEASE, adsr_step, env_coef, pick_voice
 
 N_OPS = 6
 TWO_PI = 2.0 * math.pi
 # per-voice state columns (float64 [voices, NV]); phases follow at PH
 NOTE, VEL, CHAN, AGE, STAGE, ENV, MSTAGE, MENV, FB0, FB1, PH = range(11)
 NV = PH + N_OPS
-OFF, ATTACK, DECAY, SUSTAIN, RELEASE = 0, 1, 2, 3, 4
-SILENT = 1e-5    # carrier envelope level below which a releasing voice is free
 # frames driver state (float64 [FS]): f0 at the segment start, at its end, the held f0
 F0_A, F0_B, F0_HELD = 0, 1, 2
 SEG_POS, SEGMENTS = 0, 1
@@ -76,59 +75,9 @@ def operators_sample(alg, modulation, carriers, feedback_ops, inc, levels, phase
 # ---- events: polyphonic voices -----------------------------------------------------------
 
 @njit(cache=True, fastmath=False)
-def env_coef(ms, sr):
-    """One-pole coefficient reaching ~99.3% of a step in ``ms`` milliseconds (5 time constants)."""
-    n = max(ms * 1e-3 * sr, 1.0)
-    return 1.0 - math.exp(-5.0 / n)
-
-
-@njit(cache=True, fastmath=False)
-def adsr_step(st, v, stage_col, env_col, a_c, d_c, sustain, r_c):
-    """Advance the ADSR in columns (stage_col, env_col) of voice ``v`` one sample; returns the level."""
-    stage = st[v, stage_col]
-    env = st[v, env_col]
-    if stage == ATTACK:
-        env += (1.02 - env) * a_c       # aims past 1 so the attack ends in finite time
-        if env >= 1.0:
-            env = 1.0
-            stage = DECAY
-    elif stage == DECAY:
-        env += (sustain - env) * d_c
-        if abs(env - sustain) < 1e-4:
-            env = sustain
-            stage = SUSTAIN
-    elif stage == SUSTAIN:
-        env = sustain
-    elif stage == RELEASE:
-        env -= env * r_c
-        if env < SILENT:
-            env = 0.0
-            stage = OFF
-    st[v, stage_col] = stage
-    st[v, env_col] = env
-    return env
-
-
-@njit(cache=True, fastmath=False)
 def note_on(st, note, vel, chan, clock):
     """Start ``note`` on a free voice, else steal the oldest releasing voice, else the oldest."""
-    voices = st.shape[0]
-    pick = -1
-    for v in range(voices):
-        if st[v, STAGE] == OFF:
-            pick = v
-            break
-    if pick < 0:
-        best = 1e300
-        for v in range(voices):
-            if st[v, STAGE] == RELEASE and st[v, AGE] < best:
-                best = st[v, AGE]
-                pick = v
-        if pick < 0:
-            for v in range(voices):
-                if st[v, AGE] < best:
-                    best = st[v, AGE]
-                    pick = v
+    pick = pick_voice(st, STAGE, AGE)
     if st[pick, STAGE] == OFF:       # a fresh voice starts from zero phases and envelopes
         for k in range(N_OPS):
             st[pick, PH + k] = 0.0
