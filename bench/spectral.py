@@ -177,7 +177,8 @@ def main():
 
 
 def convolver_table(x: np.ndarray, secs: float, repeats: int) -> None:
-    """RTF of direct form and partitioned FFT convolution per IR length, runs interleaved."""
+    """RTF of direct form and partitioned FFT convolution per IR length (best of `repeats`
+    each, the two kernels one after the other at each length)."""
     from neuropatch.nodes.dsp.convolver import Convolver
     from neuropatch.nodes.dsp.fir import DIRECT_MAX_TAPS, DirectConvolver
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from neuropatch.engine.jit import njit
 
-#: outputs computed together (accumulators in registers)
+#: outputs computed together (accumulators in registers; fir_process unrolls exactly eight)
 TILE = 8
 #: longest response convolved in direct form (see the module docstring)
 DIRECT_MAX_TAPS = 2048
@@ -48,7 +48,7 @@ def fir_process(x, y, taps, ring, pos):
         p = pos[ch]
         t = 0
         while t < n:
-            m = min(8, n - t)
+            m = min(TILE, n - t)
             for j in range(m):
                 p -= 1
                 if p < 0:
@@ -58,7 +58,7 @@ def fir_process(x, y, taps, ring, pos):
                 hist[p + period] = v
             # window of output t + j starts at the slot of input t + j: p + m - 1 - j
             # (spare accumulators j >= m repeat the newest window)
-            w0 = hist[p + max(m - 1, 0):]
+            w0 = hist[p + m - 1:]
             w1 = hist[p + max(m - 2, 0):]
             w2 = hist[p + max(m - 3, 0):]
             w3 = hist[p + max(m - 4, 0):]
